@@ -1,0 +1,44 @@
+# Rollcall. `make run` starts the embedded default; `make test` runs every test.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+PORT   ?= 5000
+export PORT
+
+.PHONY: run test bench lint format deps clean
+
+$(STAMP): requirements.txt requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Rollcall needs Python 3.11 or newer"; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt
+	@touch $(STAMP)
+
+deps: $(STAMP)
+
+## Start web, a Celery worker with beat, and the local mailbox (SQLite, no servers).
+run: $(STAMP)
+	$(BIN)/flask --app webapp db upgrade
+	$(BIN)/flask --app webapp seed-demo
+	$(BIN)/python scripts/run_embedded.py
+
+## The whole suite: lint, then pytest against PostgreSQL, Redis, SMTP, Celery, Chromium.
+test: $(STAMP)
+	bash scripts/test.sh
+
+## Benchmarks from DESIGN.md (not part of `make test`).
+bench: $(STAMP)
+	bash scripts/ensure_services.sh
+	$(BIN)/python -m bench
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -1,0 +1,158 @@
+"""Configuration, read once from the environment (and an optional `.env` file).
+
+Three modes, chosen by `ROLLCALL_ENV`:
+
+* ``embedded`` (the default): SQLite under ``instance/``, a file-system Celery broker
+  that needs no server, and the local SMTP mailbox that ``make run`` starts. Nothing to
+  install beyond Python.
+* ``production``: everything comes from the environment; refuses to start with the
+  default ``SECRET_KEY``.
+* ``testing``: used by the test-suite; databases and brokers come from the test fixtures.
+
+Every setting that names a server (``DATABASE_URL``, ``CELERY_BROKER_URL``,
+``MAIL_SERVER`` ...) can be set in any mode, so the embedded default can be pointed at
+PostgreSQL and Redis without changing code.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from dotenv import load_dotenv
+
+ROOT = Path(__file__).resolve().parent
+INSTANCE = Path(os.environ.get("ROLLCALL_INSTANCE", ROOT / "instance"))
+DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+
+
+class ConfigError(RuntimeError):
+    """The environment describes a configuration that must not run."""
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value not in (None, "") else default
+
+
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
+def _embedded_secret_key() -> str:
+    """A per-checkout secret kept in instance/, so sessions survive restarts."""
+    path = INSTANCE / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    INSTANCE.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
+
+
+def load(mode: str | None = None, **overrides: Any) -> dict[str, Any]:
+    """Return the settings for `mode` (default: ``ROLLCALL_ENV`` or ``embedded``).
+
+    `overrides` win over the environment; tests use them.
+    """
+    load_dotenv(ROOT / ".env", override=False)
+    mode = mode or os.environ.get("ROLLCALL_ENV", "embedded")
+    if mode not in {"embedded", "production", "testing"}:
+        raise ConfigError(f"ROLLCALL_ENV must be embedded, production or testing, not {mode!r}")
+    embedded = mode == "embedded"
+
+    if embedded:
+        INSTANCE.mkdir(parents=True, exist_ok=True)
+        default_db = f"sqlite:///{INSTANCE / 'rollcall.sqlite'}"
+        default_broker = "filesystem://"
+        secret = os.environ.get("SECRET_KEY") or _embedded_secret_key()
+    else:
+        default_db = ""
+        default_broker = ""
+        secret = os.environ.get("SECRET_KEY", DEFAULT_SECRET_KEY)
+
+    database_url = os.environ.get("DATABASE_URL", default_db)
+    # Heroku-style URLs name the old driver; we ship psycopg 3.
+    if database_url.startswith("postgres://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgres://") :]
+    elif database_url.startswith("postgresql://"):
+        database_url = "postgresql+psycopg://" + database_url[len("postgresql://") :]
+
+    broker_dir = INSTANCE / "broker"
+    settings: dict[str, Any] = {
+        "ROLLCALL_ENV": mode,
+        "EMBEDDED": embedded,
+        "TESTING": mode == "testing",
+        "SECRET_KEY": secret,
+        "SERVER_NAME": os.environ.get("SERVER_NAME") or None,
+        "PREFERRED_URL_SCHEME": os.environ.get("PREFERRED_URL_SCHEME", "https" if mode == "production" else "http"),
+        # Used to build absolute links in emails, which have no request to borrow a host from.
+        "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", ""),
+        "PORT": _int("PORT", 5000),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", default_broker),
+        "CELERY_BROKER_DIR": str(broker_dir),
+        "MAIL_SERVER": os.environ.get("MAIL_SERVER", "127.0.0.1" if embedded else "localhost"),
+        "MAIL_PORT": _int("MAIL_PORT", 8025 if embedded else 25),
+        "MAIL_USERNAME": os.environ.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": os.environ.get("MAIL_PASSWORD") or None,
+        "MAIL_USE_TLS": _bool("MAIL_USE_TLS", False),
+        "MAIL_USE_SSL": _bool("MAIL_USE_SSL", False),
+        "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "Rollcall <noreply@rollcall.localhost>"),
+        "MAIL_TIMEOUT": _float("MAIL_TIMEOUT", 30.0),
+        # The right-hand side of every Message-ID we generate.
+        "MAIL_MESSAGE_ID_DOMAIN": os.environ.get("MAIL_MESSAGE_ID_DOMAIN", ""),
+        # Attempts before a transiently failing email is marked failed.
+        "MAIL_MAX_ATTEMPTS": _int("MAIL_MAX_ATTEMPTS", 8),
+        # First retry delay in seconds; doubles on each attempt, with jitter.
+        "MAIL_RETRY_BASE_SECONDS": _float("MAIL_RETRY_BASE_SECONDS", 30.0),
+        # A row claimed ("sending") for longer than this is presumed orphaned by a dead worker.
+        "MAIL_SENDING_TIMEOUT_SECONDS": _int("MAIL_SENDING_TIMEOUT_SECONDS", 300),
+        # How often beat sweeps the outbox, and how long an enqueued row may wait before
+        # it is enqueued again (a lost task only delays an email).
+        "OUTBOX_SWEEP_SECONDS": _float("OUTBOX_SWEEP_SECONDS", 15.0),
+        "OUTBOX_REQUEUE_AFTER_SECONDS": _int("OUTBOX_REQUEUE_AFTER_SECONDS", 120),
+        # The dev mailbox: where the local SMTP server stores what it receives.
+        "DEV_MAILBOX_DIR": os.environ.get("DEV_MAILBOX_DIR", str(INSTANCE / "mailbox") if embedded else ""),
+        "WTF_CSRF_TIME_LIMIT": _int("WTF_CSRF_TIME_LIMIT", 3600),
+        "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", mode != "testing"),
+        "REGISTRATION_RATE_LIMIT": os.environ.get("REGISTRATION_RATE_LIMIT", "20 per minute;200 per hour"),
+        "LOGIN_RATE_LIMIT": os.environ.get("LOGIN_RATE_LIMIT", "10 per minute;50 per hour"),
+        "MAX_CONTENT_LENGTH": _int("MAX_CONTENT_LENGTH", 1024 * 1024),
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": mode == "production",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SECURE": mode == "production",
+        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_DEFAULT_TIMEZONE": "UTC",
+        # Test-only switch: with False, registration skips the program row lock, so the
+        # concurrency test can prove that it is the lock that prevents overbooking.
+        "REGISTRATION_CAPACITY_LOCK": True,
+    }
+    settings.update(overrides)
+
+    if settings["ROLLCALL_ENV"] == "production":
+        problems = []
+        if settings["SECRET_KEY"] in ("", DEFAULT_SECRET_KEY) or len(settings["SECRET_KEY"]) < 32:
+            problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+        if not settings["SQLALCHEMY_DATABASE_URI"]:
+            problems.append("DATABASE_URL must be set")
+        if not settings["CELERY_BROKER_URL"]:
+            problems.append("CELERY_BROKER_URL must be set")
+        if problems:
+            raise ConfigError("Refusing to start in production: " + "; ".join(problems))
+    return settings

@@ -1,0 +1,42 @@
+// Progressive enhancement only: every page works without this file.
+// 1. Show each <time data-local> also in the viewer's time zone.
+// 2. Preselect the viewer's time zone and language in the registration form.
+(function () {
+  "use strict";
+  var zone;
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone; } catch (e) { zone = null; }
+  var label = document.body.getAttribute("data-your-time") || "Your time";
+
+  function localText(iso) {
+    var d = new Date(iso);
+    if (isNaN(d)) { return null; }
+    return d.toLocaleString(undefined, {
+      weekday: "short", day: "numeric", month: "short", year: "numeric",
+      hour: "2-digit", minute: "2-digit", timeZoneName: "short"
+    });
+  }
+
+  document.querySelectorAll("time[data-local]").forEach(function (el) {
+    var text = localText(el.getAttribute("datetime"));
+    if (!text) { return; }
+    var span = document.createElement("span");
+    span.className = "local-time";
+    span.textContent = label + ": " + text + (zone ? " (" + zone + ")" : "");
+    el.insertAdjacentElement("afterend", span);
+  });
+
+  var tz = document.getElementById("timezone");
+  if (tz && zone && !document.querySelector(".has-error, #form-error")) {
+    for (var i = 0; i < tz.options.length; i++) {
+      if (tz.options[i].value === zone) { tz.value = zone; break; }
+    }
+  }
+  var lang = document.getElementById("language");
+  if (lang && !document.querySelector(".has-error, #form-error") && navigator.language) {
+    var want = navigator.language.slice(0, 2).toLowerCase();
+    for (var j = 0; j < lang.options.length; j++) {
+      if (lang.options[j].value === want) { lang.value = want; break; }
+    }
+  }
+
+})();

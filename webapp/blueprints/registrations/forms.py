@@ -1,0 +1,90 @@
+"""The public registration form and the cancel confirmation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, InputRequired, Length, ValidationError
+
+from webapp.services.locales import LANGUAGES, country_choices, language_choices
+from webapp.services.text import single_line
+from webapp.services.times import all_timezones, zone_label
+
+
+def _one_line(value: Any) -> Any:
+    return single_line(value) if isinstance(value, str) else value
+
+
+def _email(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+class RegistrationForm(FlaskForm):
+    full_name = StringField(
+        _l("Full name"),
+        filters=[_one_line],
+        validators=[
+            DataRequired(_l("Please enter your name.")),
+            Length(max=200, message=_l("Please shorten your name to at most 200 characters.")),
+        ],
+    )
+    email = EmailField(
+        _l("Email address"),
+        filters=[_email],
+        validators=[
+            DataRequired(_l("Please enter your email address.")),
+            Length(max=254, message=_l("That email address is too long.")),
+            Email(
+                message=_l("Please enter a valid email address, like name@example.com."),
+                check_deliverability=False,
+            ),
+        ],
+    )
+    country = SelectField(
+        _l("Country"),
+        validators=[InputRequired(_l("Please choose your country."))],
+        validate_choice=False,
+    )
+    organisation = StringField(
+        _l("Organisation"),
+        filters=[_one_line],
+        validators=[Length(max=200, message=_l("Please shorten this to at most 200 characters."))],
+    )
+    job_title = StringField(
+        _l("Job title"),
+        filters=[_one_line],
+        validators=[Length(max=200, message=_l("Please shorten this to at most 200 characters."))],
+    )
+    language = SelectField(_l("Preferred language for emails"), default="en", validate_choice=False)
+    timezone = SelectField(_l("Your time zone"), validate_choice=False)
+    consent = BooleanField(
+        _l("I agree that my details are used to run this training program and to email me about it."),
+        validators=[DataRequired(_l("Please agree to this so we can register you."))],
+    )
+
+    def __init__(self, *args: Any, locale: str = "en", program_timezone: str = "UTC", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.country.choices = [("", _l("Choose your country")), *list(country_choices(locale))]
+        self.language.choices = list(language_choices(locale))
+        self.timezone.choices = [(z, zone_label(z, locale) if z == program_timezone else z) for z in all_timezones()]
+        if not self.timezone.data:
+            self.timezone.data = program_timezone
+
+    def validate_country(self, field: SelectField) -> None:
+        if field.data not in {code for code, _ in country_choices("en")}:
+            raise ValidationError(_l("Please choose your country from the list."))
+
+    def validate_language(self, field: SelectField) -> None:
+        if field.data not in LANGUAGES:
+            raise ValidationError(_l("Please choose a language from the list."))
+
+    def validate_timezone(self, field: SelectField) -> None:
+        if field.data not in all_timezones():
+            raise ValidationError(_l("Please choose a time zone from the list."))
+
+
+class CancelForm(FlaskForm):
+    """Only the CSRF token: cancelling is one button after a confirmation page."""

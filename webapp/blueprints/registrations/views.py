@@ -1,0 +1,176 @@
+"""Registration form, the "check your inbox" page, and the self-service pages reached
+by the secret link in every email."""
+
+from __future__ import annotations
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    flash,
+    g,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from werkzeug.wrappers import Response as BaseResponse
+
+from webapp.blueprints.registrations import bp
+from webapp.blueprints.registrations.forms import CancelForm, RegistrationForm
+from webapp.extensions import csrf, limiter
+from webapp.models import Registration
+from webapp.services.audit import Actor
+from webapp.services.errors import ProgramFull, ProgramNotFound, RegistrationClosed, RegistrationNotOpen
+from webapp.services.ics import build_calendar
+from webapp.services.links import manage_url
+from webapp.services.locales import country_name
+from webapp.services.mailer import session_views
+from webapp.services.programs import availability, get_public_program
+from webapp.services.registrations import (
+    ACTIVE_STATUSES,
+    RegistrationInput,
+    cancel_registration,
+    find_by_token,
+    register_participant,
+)
+from webapp.services.times import format_in_zone
+
+
+def _registration_limit() -> str:
+    return current_app.config["REGISTRATION_RATE_LIMIT"]
+
+
+@bp.route("/programs/<slug>/register", methods=["GET", "POST"])
+@csrf.exempt  # the form checks its own token, so an expired one keeps what was typed
+@limiter.limit(_registration_limit, methods=["POST"])
+def create(slug: str) -> str | BaseResponse:
+    try:
+        program = get_public_program(slug)
+    except ProgramNotFound:
+        abort(404)
+    locale = str(get_locale())
+    form = RegistrationForm(locale=locale, program_timezone=program.timezone)
+    form_error = None
+    if request.method == "POST":
+        if form.validate():
+            data = RegistrationInput(
+                full_name=form.full_name.data or "",
+                email=form.email.data or "",
+                country=form.country.data or "",
+                organisation=form.organisation.data or "",
+                job_title=form.job_title.data or "",
+                language=form.language.data or "en",
+                timezone=form.timezone.data or program.timezone,
+                consent=bool(form.consent.data),
+            )
+            try:
+                register_participant(program.id, data, actor=Actor.participant())
+            except RegistrationClosed as exc:
+                when = exc.deadline or program.registration_deadline
+                form_error = _(
+                    "Registration closed on %(when)s. We could not register you.",
+                    when=format_in_zone(when, program.timezone, locale, "long"),
+                )
+            except RegistrationNotOpen as exc:
+                form_error = _(
+                    "Registration opens on %(when)s. Please come back then.",
+                    when=format_in_zone(exc.opens_at, program.timezone, locale, "long"),
+                )
+            except ProgramFull:
+                form_error = _("Sorry, this program is fully booked and has no waiting list.")
+            else:
+                session["registered_email"] = data.email
+                return redirect(url_for(".done", slug=program.slug), code=303)
+        elif form.csrf_token.errors:
+            # The page was open too long (or cookies were cleared): keep every value,
+            # issue a fresh token, and ask for one more click.
+            form.csrf_token.errors = []
+            form_error = _(
+                "This page was open for a long time, so for your security please check your details "
+                "and press Register again. Nothing you typed has been lost."
+            )
+        else:
+            form_error = _("Please correct the highlighted fields below.")
+    return render_template(
+        "registrations/create.html",
+        program=program,
+        availability=availability(program),
+        form=form,
+        form_error=form_error,
+    )
+
+
+@bp.get("/programs/<slug>/registered")
+def done(slug: str) -> str:
+    """The same page whether the address was new or already registered (Rule 3)."""
+    try:
+        program = get_public_program(slug)
+    except ProgramNotFound:
+        abort(404)
+    return render_template("registrations/done.html", program=program, email=session.get("registered_email"))
+
+
+def _registration_or_404(token: str) -> Registration:
+    registration = find_by_token(token)
+    if registration is None:
+        abort(404)
+    g.private_page = True  # no caching, no referrer: the URL is a secret
+    return registration
+
+
+@bp.get("/r/<token>")
+def manage(token: str) -> str:
+    registration = _registration_or_404(token)
+    program = registration.program
+    confirmed = registration.status == "confirmed"
+    return render_template(
+        "registrations/manage.html",
+        registration=registration,
+        program=program,
+        token=token,
+        confirmed=confirmed,
+        can_cancel=registration.status in ACTIVE_STATUSES,
+        sessions=list(zip(program.sessions, session_views(program, registration, with_links=confirmed), strict=True)),
+        country=country_name(registration.country, str(get_locale())),
+        cancel_form=CancelForm(),
+    )
+
+
+@bp.route("/r/<token>/cancel", methods=["GET", "POST"])
+def cancel(token: str) -> str | BaseResponse:
+    registration = _registration_or_404(token)
+    form = CancelForm()
+    if registration.status not in ACTIVE_STATUSES:
+        flash(_("This registration is already cancelled."), "info")
+        return redirect(url_for(".manage", token=token), code=303)
+    if form.validate_on_submit():
+        cancel_registration(registration.id, actor=Actor.participant())
+        flash(_("Your registration is cancelled. We have sent you an email to confirm it."), "success")
+        return redirect(url_for(".manage", token=token), code=303)
+    return render_template(
+        "registrations/cancel.html", registration=registration, program=registration.program, form=form, token=token
+    )
+
+
+@bp.get("/r/<token>/sessions/<int:session_id>.ics")
+def calendar(token: str, session_id: int) -> Response:
+    registration = _registration_or_404(token)
+    program_session = next((s for s in registration.program.sessions if s.id == session_id), None)
+    if program_session is None:
+        abort(404)
+    cancelled = registration.status in ("cancelled", "rejected") or registration.program.status == "cancelled"
+    body = build_calendar(
+        [program_session],
+        method="CANCEL" if cancelled else "PUBLISH",
+        include_link=registration.status == "confirmed",
+        manage_url=manage_url(token),
+    )
+    return Response(
+        body,
+        mimetype="text/calendar",
+        headers={"Content-Disposition": f'attachment; filename="session-{session_id}.ics"'},
+    )

@@ -1,0 +1,24 @@
+"""Typed models, one module per domain, re-exported here."""
+
+from webapp.models.audit import AuditEntry
+from webapp.models.emails import EMAIL_KINDS, EMAIL_STATUSES, Email
+from webapp.models.organisers import ORGANISER_ROLES, Organiser
+from webapp.models.programs import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Program, ProgramSession
+from webapp.models.registrations import REGISTRATION_STATUSES, Registration
+from webapp.models.types import utcnow
+
+__all__ = [
+    "DEFAULT_REMINDER_MINUTES",
+    "EMAIL_KINDS",
+    "EMAIL_STATUSES",
+    "ORGANISER_ROLES",
+    "PROGRAM_STATUSES",
+    "REGISTRATION_STATUSES",
+    "AuditEntry",
+    "Email",
+    "Organiser",
+    "Program",
+    "ProgramSession",
+    "Registration",
+    "utcnow",
+]

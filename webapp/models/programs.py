@@ -1,0 +1,98 @@
+"""Programs (a training program) and their sessions (live webinars)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from webapp.extensions import db
+from webapp.models.types import JSONType, UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from webapp.models.registrations import Registration
+
+PROGRAM_STATUSES = ("draft", "published", "closed", "cancelled", "archived")
+DEFAULT_REMINDER_MINUTES = [24 * 60, 60]
+
+
+class Program(db.Model):
+    __tablename__ = "programs"
+    __table_args__ = (
+        CheckConstraint(f"status IN {PROGRAM_STATUSES!r}", name="status"),
+        CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(120), unique=True)
+    title: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(String(500), default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    organiser_name: Mapped[str] = mapped_column(String(200), default="")
+    timezone: Mapped[str] = mapped_column(String(64))
+    registration_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    registration_deadline: Mapped[datetime] = mapped_column(UTCDateTime)
+    capacity: Mapped[int | None] = mapped_column()
+    waitlist_enabled: Mapped[bool] = mapped_column(default=False)
+    approval_required: Mapped[bool] = mapped_column(default=False)
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    # Minutes before each session's start at which reminders fall due.
+    reminder_minutes: Mapped[list[int]] = mapped_column(JSONType, default=lambda: list(DEFAULT_REMINDER_MINUTES))
+    # Extra form questions (issue: organiser console); a list of dicts.
+    questions: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    sessions: Mapped[list[ProgramSession]] = relationship(
+        back_populates="program", order_by="ProgramSession.starts_at", cascade="all, delete-orphan"
+    )
+    registrations: Mapped[list[Registration]] = relationship(back_populates="program")
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def first_start(self) -> datetime | None:
+        return min((s.starts_at for s in self.sessions), default=None)
+
+    @property
+    def last_end(self) -> datetime | None:
+        return max((s.ends_at for s in self.sessions), default=None)
+
+    def __repr__(self) -> str:
+        return f"<Program {self.slug}>"
+
+
+class ProgramSession(db.Model):
+    """One live webinar of a program. Named so as not to be confused with a DB session."""
+
+    __tablename__ = "sessions"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        Index("ix_sessions_program_id_starts_at", "program_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id", ondelete="CASCADE"))
+    title: Mapped[str] = mapped_column(String(200))
+    starts_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    ends_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    join_url: Mapped[str] = mapped_column(String(500), default="")
+    passcode: Mapped[str] = mapped_column(String(64), default="")
+    zoom_meeting_id: Mapped[str | None] = mapped_column(String(64))
+    # Calendar identity: the UID never changes, SEQUENCE rises on every change, so
+    # calendars update the event instead of adding a second one.
+    ics_uid: Mapped[str] = mapped_column(String(100), unique=True, default=lambda: f"{uuid.uuid4()}@rollcall")
+    ics_sequence: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    program: Mapped[Program] = relationship(back_populates="sessions")
+
+    def __repr__(self) -> str:
+        return f"<ProgramSession {self.id} {self.starts_at:%Y-%m-%d %H:%M}>"

@@ -1,0 +1,51 @@
+"""Audit trail: who did what. `record` adds an entry to the caller's transaction."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from webapp.extensions import db
+from webapp.models import AuditEntry, Program, Registration
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: a participant (on their own registration), an organiser, or the
+    system (imports, the worker, beat)."""
+
+    type: str
+    organiser_id: int | None = None
+
+    @classmethod
+    def participant(cls) -> Actor:
+        return cls("participant")
+
+    @classmethod
+    def system(cls) -> Actor:
+        return cls("system")
+
+    @classmethod
+    def organiser(cls, organiser_id: int) -> Actor:
+        return cls("organiser", organiser_id)
+
+
+def record(
+    actor: Actor,
+    action: str,
+    *,
+    program: Program | None = None,
+    registration: Registration | None = None,
+    **details: Any,
+) -> None:
+    """Add an audit entry to the current transaction (the caller commits)."""
+    db.session.add(
+        AuditEntry(
+            actor_type=actor.type,
+            organiser_id=actor.organiser_id,
+            action=action,
+            program_id=program.id if program is not None else (registration.program_id if registration else None),
+            registration_id=registration.id if registration is not None else None,
+            details=details,
+        )
+    )

@@ -1,0 +1,39 @@
+"""Domain exceptions. Views turn them into messages for people."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+
+class DomainError(Exception):
+    """A rule said no. `str()` is for logs; views write their own words."""
+
+
+class ProgramNotFound(DomainError):
+    pass
+
+
+class RegistrationNotOpen(DomainError):
+    def __init__(self, opens_at: datetime) -> None:
+        super().__init__(f"registration opens at {opens_at.isoformat()}")
+        self.opens_at = opens_at
+
+
+class RegistrationClosed(DomainError):
+    """The deadline has passed, or the program is not taking registrations."""
+
+    def __init__(self, deadline: datetime | None) -> None:
+        super().__init__(f"registration closed at {deadline.isoformat()}" if deadline else "registration closed")
+        self.deadline = deadline
+
+
+class ProgramFull(DomainError):
+    pass
+
+
+class ProgramImportError(DomainError):
+    """A program file has problems; nothing was changed."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems

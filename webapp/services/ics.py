@@ -1,0 +1,54 @@
+"""iCalendar (.ics) files for sessions.
+
+Each session has a UID that never changes and a SEQUENCE that rises with every change,
+so a calendar that imported the event updates it instead of adding a duplicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from icalendar import Calendar, Event
+
+from webapp.models import ProgramSession, utcnow
+
+
+def build_calendar(
+    sessions: Iterable[ProgramSession],
+    *,
+    method: str = "PUBLISH",
+    include_link: bool,
+    manage_url: str | None = None,
+) -> bytes:
+    """One VCALENDAR with a VEVENT per session.
+
+    `include_link` puts the join link and passcode in the event: only for confirmed
+    registrants (Rule 5). METHOD:CANCEL marks the events cancelled.
+    """
+    calendar = Calendar()
+    calendar.add("prodid", "-//Rollcall//Training programs//EN")
+    calendar.add("version", "2.0")
+    calendar.add("method", method)
+    stamp = utcnow()
+    for session in sessions:
+        program = session.program
+        event = Event()
+        event.add("uid", session.ics_uid)
+        event.add("sequence", session.ics_sequence + (1 if method == "CANCEL" else 0))
+        event.add("dtstamp", stamp)
+        event.add("dtstart", session.starts_at)
+        event.add("dtend", session.ends_at)
+        event.add("summary", f"{program.title}: {session.title}" if session.title != program.title else program.title)
+        lines = [program.summary] if program.summary else []
+        if include_link and session.join_url:
+            event.add("location", session.join_url)
+            event.add("url", session.join_url)
+            lines.append(f"Join: {session.join_url}")
+            if session.passcode:
+                lines.append(f"Passcode: {session.passcode}")
+        if manage_url:
+            lines.append(f"Your registration: {manage_url}")
+        event.add("description", "\n".join(lines))
+        event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
+        calendar.add_component(event)
+    return calendar.to_ical()

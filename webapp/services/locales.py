@@ -1,0 +1,46 @@
+"""Countries (ISO 3166-1) and languages, with names in the viewer's language."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import pycountry
+from babel import Locale, UnknownLocaleError
+
+# Languages participants can ask their emails in. English is the source language;
+# others fall back to English until their catalogue is translated.
+LANGUAGES = ("en", "ar", "es", "fa", "fr", "ru", "tr", "ur", "zh")
+
+
+@lru_cache(maxsize=32)
+def _locale(code: str) -> Locale:
+    try:
+        return Locale.parse(code)
+    except (UnknownLocaleError, ValueError):
+        return Locale.parse("en")
+
+
+@lru_cache(maxsize=1)
+def country_codes() -> frozenset[str]:
+    return frozenset(c.alpha_2 for c in pycountry.countries)
+
+
+@lru_cache(maxsize=32)
+def country_choices(locale: str = "en") -> tuple[tuple[str, str], ...]:
+    """(alpha-2, name) for every ISO 3166-1 country, named and sorted for `locale`."""
+    territories = _locale(locale).territories
+    choices = []
+    for country in pycountry.countries:
+        name = territories.get(country.alpha_2) or getattr(country, "common_name", None) or country.name
+        choices.append((country.alpha_2, name))
+    return tuple(sorted(choices, key=lambda c: c[1].casefold()))
+
+
+def country_name(code: str, locale: str = "en") -> str:
+    return dict(country_choices(locale)).get(code, code)
+
+
+@lru_cache(maxsize=32)
+def language_choices(locale: str = "en") -> tuple[tuple[str, str], ...]:
+    """(code, "Name in its own language") for the languages we offer."""
+    return tuple((code, _locale(code).get_display_name(code).capitalize()) for code in LANGUAGES)

@@ -1,0 +1,192 @@
+"""The outbox: emails promised in a transaction, handed to the worker after it commits.
+
+A row moves pending → sending → sent, or to failed (permanent SMTP refusal, or too
+many transient failures) or expired (no longer worth sending). The broker is only a
+doorbell: losing a task, or the broker itself, only delays an email, because
+`sweep_outbox` (run by beat) re-enqueues rows nobody has claimed.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from email.utils import make_msgid
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app
+from sqlalchemy import and_, or_, select, update
+
+from webapp.extensions import db
+from webapp.models import Email, ProgramSession, Registration, utcnow
+
+log = logging.getLogger(__name__)
+
+DELIVER_TASK = "worker.tasks.emails.deliver_email"
+
+
+def message_id_domain() -> str:
+    configured = current_app.config.get("MAIL_MESSAGE_ID_DOMAIN")
+    if configured:
+        return configured
+    host = urlsplit(current_app.config.get("PUBLIC_BASE_URL", "")).hostname
+    return host or "rollcall.localhost"
+
+
+def queue_email(
+    registration: Registration,
+    kind: str,
+    *,
+    dedupe_key: str | None = None,
+    session: ProgramSession | None = None,
+    payload: dict[str, Any] | None = None,
+) -> Email | None:
+    """Add an outbox row to the caller's transaction; the caller commits, then calls
+    `dispatch`. Returns None if a row with the same dedupe key exists (the email was
+    already promised). The default key makes one email per kind per status change."""
+    key = dedupe_key or f"{kind}:{registration.id}:r{registration.revision}"
+    if db.session.scalar(select(Email.id).where(Email.dedupe_key == key)) is not None:
+        return None
+    email = Email(
+        registration_id=registration.id,
+        session_id=session.id if session is not None else None,
+        kind=kind,
+        dedupe_key=key,
+        recipient=registration.email,
+        status="pending",
+        payload=payload or {},
+        message_id=make_msgid(domain=message_id_domain()),
+        enqueued_at=utcnow(),
+    )
+    db.session.add(email)
+    db.session.flush()
+    return email
+
+
+def dispatch(email_ids: Iterable[int]) -> None:
+    """Ring the worker's doorbell for committed rows. Never raises: with the broker
+    down, the rows are marked as not enqueued so the next sweep sends them."""
+    ids = list(email_ids)
+    if not ids:
+        return
+    celery = current_app.extensions["celery"]
+    failed: list[int] = []
+    for email_id in ids:
+        try:
+            celery.send_task(DELIVER_TASK, args=[email_id])
+        except Exception as exc:  # the broker is down or unreachable; the sweep retries
+            log.warning("could not enqueue email %s: %s", email_id, exc)
+            failed.append(email_id)
+    if failed:
+        try:
+            db.session.execute(update(Email).where(Email.id.in_(failed)).values(enqueued_at=None))
+            db.session.commit()
+        except Exception:  # the database is the source of truth; the sweep will requeue
+            db.session.rollback()
+            log.exception("could not mark emails %s as not enqueued", failed)
+
+
+def claim(email_id: int) -> bool:
+    """Atomically take a row for delivery (pending → sending). Only one caller wins;
+    a second delivery task for the same row gets False and does nothing. Commits."""
+    now = utcnow()
+    result = db.session.execute(
+        update(Email)
+        .where(
+            Email.id == email_id,
+            Email.status == "pending",
+            or_(Email.next_attempt_at.is_(None), Email.next_attempt_at <= now),
+        )
+        .values(status="sending", claimed_at=now, attempts=Email.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+    return result.rowcount == 1
+
+
+def mark_sent(email_id: int, sent_at: datetime | None = None) -> None:
+    db.session.execute(
+        update(Email)
+        .where(Email.id == email_id, Email.status == "sending")
+        .values(status="sent", sent_at=sent_at or utcnow(), last_error=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def mark_final(email_id: int, status: str, error: str) -> None:
+    """failed or expired, with the reason kept for organisers."""
+    db.session.execute(
+        update(Email)
+        .where(Email.id == email_id, Email.status == "sending")
+        .values(status=status, last_error=error[:2000])
+        .execution_options(synchronize_session=False)
+    )
+    db.session.commit()
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff with full jitter: base * 2^(n-1), randomised in [50%, 100%]."""
+    base = float(current_app.config["MAIL_RETRY_BASE_SECONDS"])
+    ceiling = base * (2 ** max(attempts - 1, 0))
+    ceiling = min(ceiling, 6 * 3600)
+    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+
+
+def mark_transient_failure(email_id: int, error: str) -> str:
+    """Back to pending with a later next attempt, or failed when attempts are used up.
+    Returns the new status."""
+    email = db.session.get(Email, email_id, populate_existing=True)
+    if email is None or email.status != "sending":
+        db.session.rollback()
+        return email.status if email else "missing"
+    if email.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
+        email.status = "failed"
+        email.last_error = f"gave up after {email.attempts} attempts: {error}"[:2000]
+    else:
+        email.status = "pending"
+        email.last_error = error[:2000]
+        email.next_attempt_at = utcnow() + retry_delay(email.attempts)
+        email.enqueued_at = None  # the sweep enqueues it when it is due
+    db.session.commit()
+    return email.status
+
+
+def sweep_outbox(limit: int = 1000) -> dict[str, int]:
+    """Beat's safety net. Returns rows whose worker died (sending for too long) to
+    pending, then enqueues due pending rows that have no live task. Commits.
+
+    Returns counts: {"reclaimed": n, "enqueued": m}.
+    """
+    now = utcnow()
+    timeout = timedelta(seconds=current_app.config["MAIL_SENDING_TIMEOUT_SECONDS"])
+    reclaimed = db.session.execute(
+        update(Email)
+        .where(Email.status == "sending", Email.claimed_at < now - timeout)
+        .values(status="pending", enqueued_at=None, last_error="delivery interrupted; retrying")
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+
+    requeue_before = now - timedelta(seconds=current_app.config["OUTBOX_REQUEUE_AFTER_SECONDS"])
+    due = select(Email.id).where(
+        Email.status == "pending",
+        or_(Email.next_attempt_at.is_(None), Email.next_attempt_at <= now),
+        or_(Email.enqueued_at.is_(None), Email.enqueued_at < requeue_before),
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Two beats (or a beat and a manual sweep) never enqueue the same rows at once.
+        due = due.with_for_update(skip_locked=True)
+    ids = list(db.session.scalars(due.order_by(Email.id).limit(limit)))
+    if ids:
+        db.session.execute(
+            update(Email)
+            .where(and_(Email.id.in_(ids)))
+            .values(enqueued_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    db.session.commit()
+    dispatch(ids)
+    return {"reclaimed": reclaimed or 0, "enqueued": len(ids)}

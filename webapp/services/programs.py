@@ -1,0 +1,484 @@
+"""Programs: importing them from JSON, the demo, and the queries public pages need.
+
+State changes here commit; nothing here sends mail directly (promotions from the
+waitlist go through `registrations`, which writes outbox rows).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from webapp.extensions import db
+from webapp.models import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Program, ProgramSession, Registration, utcnow
+from webapp.services import audit
+from webapp.services.audit import Actor
+from webapp.services.errors import ProgramImportError, ProgramNotFound
+from webapp.services.text import single_line
+from webapp.services.times import is_valid_timezone, parse_iso_datetime
+
+# Registration is "closing soon" within this long of the deadline.
+CLOSING_SOON = timedelta(hours=48)
+
+_SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
+_OFFSET = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
+_KNOWN_FIELDS = {
+    "slug",
+    "title",
+    "summary",
+    "description",
+    "organiser",
+    "timezone",
+    "registration_opens_at",
+    "registration_deadline",
+    "capacity",
+    "waitlist",
+    "approval_required",
+    "status",
+    "reminders",
+    "sessions",
+    "questions",
+}
+_SESSION_FIELDS = {"title", "starts_at", "ends_at", "join_url", "passcode", "zoom_meeting_id"}
+
+
+# --- import -------------------------------------------------------------------------
+
+
+@dataclass
+class SessionSpec:
+    title: str
+    starts_at: datetime
+    ends_at: datetime
+    join_url: str
+    passcode: str
+    zoom_meeting_id: str | None
+
+
+@dataclass
+class ProgramSpec:
+    """A validated program file."""
+
+    slug: str
+    title: str
+    summary: str
+    description: str
+    organiser_name: str
+    timezone: str
+    registration_opens_at: datetime | None
+    registration_deadline: datetime
+    capacity: int | None
+    waitlist_enabled: bool
+    approval_required: bool
+    status: str
+    reminder_minutes: list[int]
+    sessions: list[SessionSpec]
+
+
+def parse_reminder_offset(value: Any) -> int:
+    """ "24h" → 1440, "30m" → 30, "2d" → 2880 (minutes before the session)."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    match = _OFFSET.match(value) if isinstance(value, str) else None
+    if not match or int(match.group(1)) <= 0:
+        raise ValueError(value)
+    return int(match.group(1)) * {"m": 1, "h": 60, "d": 1440}[match.group(2)]
+
+
+def validate_program_data(data: Any) -> ProgramSpec:
+    """Check a program file and return it typed. Raises ProgramImportError listing every
+    problem found (not just the first), each naming the field it is about."""
+    problems: list[str] = []
+    if not isinstance(data, dict):
+        raise ProgramImportError(["the file must contain one JSON object describing a program"])
+
+    for key in sorted(set(data) - _KNOWN_FIELDS):
+        problems.append(f"{key}: unknown field")
+
+    def text(key: str, max_length: int, required: bool = False, one_line: bool = True) -> str:
+        value = data.get(key)
+        if value is None or value == "":
+            if required:
+                problems.append(f"{key}: is required")
+            return ""
+        if not isinstance(value, str):
+            problems.append(f"{key}: must be text")
+            return ""
+        cleaned = single_line(value) if one_line else value.replace("\r\n", "\n").strip()
+        if len(cleaned) > max_length:
+            problems.append(f"{key}: must be at most {max_length} characters (it has {len(cleaned)})")
+        return cleaned
+
+    def when(key: str, where: dict[str, Any], label: str, required: bool = True) -> datetime | None:
+        value = where.get(key)
+        if value is None or value == "":
+            if required:
+                problems.append(f"{label}: is required")
+            return None
+        if not isinstance(value, str):
+            problems.append(f"{label}: must be an ISO 8601 date and time, e.g. 2026-09-28T14:00:00+05:00")
+            return None
+        try:
+            return parse_iso_datetime(value)
+        except ValueError as exc:
+            if str(exc) == "no UTC offset":
+                problems.append(f"{label}: {value!r} has no UTC offset; write e.g. {value}+05:00")
+            else:
+                problems.append(f"{label}: {value!r} is not an ISO 8601 date and time")
+            return None
+
+    def flag(key: str, default: bool) -> bool:
+        value = data.get(key, default)
+        if not isinstance(value, bool):
+            problems.append(f"{key}: must be true or false")
+            return default
+        return value
+
+    slug = text("slug", 120, required=True)
+    if slug and not _SLUG.match(slug):
+        problems.append(f"slug: {slug!r} may contain only lower-case letters, digits and single hyphens")
+    title = text("title", 200, required=True)
+    summary = text("summary", 500)
+    description = text("description", 20000, one_line=False)
+    organiser = text("organiser", 200)
+
+    timezone = data.get("timezone")
+    if not timezone:
+        problems.append("timezone: is required (an IANA name such as Asia/Karachi)")
+        timezone = "UTC"
+    elif not isinstance(timezone, str) or not is_valid_timezone(timezone):
+        problems.append(f"timezone: {timezone!r} is not a known IANA time zone (e.g. Asia/Karachi, Europe/Paris)")
+        timezone = "UTC"
+
+    opens_at = when("registration_opens_at", data, "registration_opens_at", required=False)
+    deadline = when("registration_deadline", data, "registration_deadline")
+
+    capacity = data.get("capacity")
+    if capacity is not None and (not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1):
+        problems.append("capacity: must be a whole number of at least 1, or null for unlimited seats")
+        capacity = None
+
+    waitlist = flag("waitlist", False)
+    approval = flag("approval_required", False)
+
+    status = data.get("status", "draft")
+    if status not in PROGRAM_STATUSES:
+        problems.append(f"status: must be one of {', '.join(PROGRAM_STATUSES)}")
+        status = "draft"
+
+    reminders_raw = data.get("reminders", None)
+    reminder_minutes = list(DEFAULT_REMINDER_MINUTES)
+    if reminders_raw is not None:
+        if not isinstance(reminders_raw, list):
+            problems.append('reminders: must be a list such as ["24h", "1h"]')
+        else:
+            parsed: list[int] = []
+            for item in reminders_raw:
+                try:
+                    parsed.append(parse_reminder_offset(item))
+                except ValueError:
+                    problems.append(f'reminders: {item!r} is not an offset such as "24h", "90m" or "2d"')
+            reminder_minutes = sorted(set(parsed), reverse=True)
+
+    sessions: list[SessionSpec] = []
+    raw_sessions = data.get("sessions")
+    if not isinstance(raw_sessions, list) or not raw_sessions:
+        problems.append("sessions: at least one session is required")
+        raw_sessions = []
+    for index, raw in enumerate(raw_sessions, start=1):
+        label = f"sessions[{index}]"
+        if not isinstance(raw, dict):
+            problems.append(f"{label}: must be an object")
+            continue
+        for key in sorted(set(raw) - _SESSION_FIELDS):
+            problems.append(f"{label}.{key}: unknown field")
+        s_title = raw.get("title")
+        if not isinstance(s_title, str) or not single_line(s_title):
+            problems.append(f"{label}.title: is required")
+            s_title = ""
+        elif len(single_line(s_title)) > 200:
+            problems.append(f"{label}.title: must be at most 200 characters")
+        starts = when("starts_at", raw, f"{label}.starts_at")
+        ends = when("ends_at", raw, f"{label}.ends_at")
+        if starts and ends and ends <= starts:
+            problems.append(f"{label}.ends_at: must be after starts_at")
+        join_url = raw.get("join_url") or ""
+        if not isinstance(join_url, str):
+            problems.append(f"{label}.join_url: must be text")
+            join_url = ""
+        elif join_url:
+            parts = urlsplit(join_url)
+            if (parts.scheme != "https" and parts.scheme != "http") or not parts.netloc or len(join_url) > 500:
+                problems.append(f"{label}.join_url: {join_url!r} is not an http(s) link")
+        passcode = raw.get("passcode") or ""
+        if not isinstance(passcode, str) or len(passcode) > 64:
+            problems.append(f"{label}.passcode: must be text of at most 64 characters")
+            passcode = ""
+        zoom_id = raw.get("zoom_meeting_id")
+        if zoom_id is not None and not isinstance(zoom_id, str | int):
+            problems.append(f"{label}.zoom_meeting_id: must be text")
+            zoom_id = None
+        if not join_url and not zoom_id:
+            problems.append(f"{label}.join_url: is required (the link participants use to join)")
+        if starts and ends:
+            sessions.append(
+                SessionSpec(
+                    title=single_line(s_title, 200),
+                    starts_at=starts,
+                    ends_at=ends,
+                    join_url=join_url,
+                    passcode=single_line(passcode),
+                    zoom_meeting_id=str(zoom_id) if zoom_id is not None else None,
+                )
+            )
+
+    if deadline and sessions:
+        first = min(s.starts_at for s in sessions)
+        if deadline > first:
+            problems.append("registration_deadline: must not be after the first session starts")
+    if opens_at and deadline and opens_at >= deadline:
+        problems.append("registration_opens_at: must be before registration_deadline")
+
+    if problems:
+        raise ProgramImportError(problems)
+    assert deadline is not None
+    return ProgramSpec(
+        slug=slug,
+        title=title,
+        summary=summary,
+        description=description,
+        organiser_name=organiser,
+        timezone=timezone,
+        registration_opens_at=opens_at,
+        registration_deadline=deadline,
+        capacity=capacity,
+        waitlist_enabled=waitlist,
+        approval_required=approval,
+        status=status,
+        reminder_minutes=reminder_minutes,
+        sessions=sorted(sessions, key=lambda s: s.starts_at),
+    )
+
+
+def import_program(data: Any, *, actor: Actor) -> tuple[Program, bool]:
+    """Create or update (by slug) a program and its sessions from a parsed program file.
+
+    Validates everything first, so an invalid file changes nothing. Sessions are matched
+    by position (in start order): an existing session keeps its calendar UID and its
+    SEQUENCE rises when its time or link changes. Raising the capacity promotes people
+    from the waitlist. Commits; returns (program, created).
+    """
+    from webapp.services.registrations import promote_from_waitlist  # shared rule, no cycle at import
+
+    spec = validate_program_data(data)
+    program = db.session.scalar(select(Program).where(Program.slug == spec.slug).with_for_update())
+    created = program is None
+    if program is None:
+        program = Program(slug=spec.slug)
+        db.session.add(program)
+
+    for field in (
+        "title",
+        "summary",
+        "description",
+        "organiser_name",
+        "timezone",
+        "registration_opens_at",
+        "registration_deadline",
+        "capacity",
+        "waitlist_enabled",
+        "approval_required",
+        "status",
+        "reminder_minutes",
+    ):
+        setattr(program, field, getattr(spec, field))
+
+    existing = sorted(program.sessions, key=lambda s: s.starts_at) if not created else []
+    for index, s in enumerate(spec.sessions):
+        if index < len(existing):
+            session = existing[index]
+            changed = (
+                session.starts_at != s.starts_at
+                or session.ends_at != s.ends_at
+                or session.join_url != s.join_url
+                or session.passcode != s.passcode
+                or session.title != s.title
+            )
+            if changed:
+                session.ics_sequence += 1
+        else:
+            session = ProgramSession()
+            program.sessions.append(session)
+        session.title = s.title
+        session.starts_at = s.starts_at
+        session.ends_at = s.ends_at
+        session.join_url = s.join_url
+        session.passcode = s.passcode
+        session.zoom_meeting_id = s.zoom_meeting_id
+    for extra in existing[len(spec.sessions) :]:
+        program.sessions.remove(extra)
+
+    db.session.flush()
+    audit.record(actor, "program.imported" if created else "program.updated", program=program)
+    email_ids = promote_from_waitlist(program, actor=actor) if not created else []
+    db.session.commit()
+    if email_ids:
+        from webapp.services.outbox import dispatch
+
+        dispatch(email_ids)
+    return program, created
+
+
+def seed_demo(*, actor: Actor, now: datetime | None = None) -> Program:
+    """Create the demo program (or move its dates forward once they have passed).
+
+    "Powering Belt and Road: Lithium-ion batteries": a two-hour webinar a week from now,
+    registration closing two days before it, 300 seats, waitlist on. Commits.
+    """
+    now = now or utcnow()
+    zone = ZoneInfo("Asia/Karachi")
+    local_day = (now + timedelta(days=7)).astimezone(zone).date()
+    starts = datetime(local_day.year, local_day.month, local_day.day, 14, 0, tzinfo=zone)
+    ends = starts + timedelta(hours=2)
+    deadline = datetime.combine(local_day - timedelta(days=2), datetime.max.time(), tzinfo=zone).replace(
+        second=0, microsecond=0
+    )
+    slug = "lithium-ion-batteries-demo"
+    existing = db.session.scalar(select(Program).where(Program.slug == slug))
+    if existing is not None and existing.registration_deadline > now:
+        return existing
+    data = {
+        "slug": slug,
+        "title": "Powering Belt and Road: Lithium-ion batteries",
+        "summary": (
+            "A free online training for entrepreneurs who want to build lithium-ion battery "
+            "manufacturing in their region."
+        ),
+        "description": (
+            "## Who it is for\n"
+            "Entrepreneurs, engineers and officials from ECO member states and Belt and Road "
+            "countries who are planning battery manufacturing for energy storage or electric mobility.\n\n"
+            "## What you will learn\n"
+            "- How a lithium-ion cell is made, from electrode to pack\n"
+            "- What storage does for the grid: frequency regulation, peak shaving, smoothing renewables\n"
+            "- Lessons from the world's largest battery market\n"
+            "- Policies and programmes that helped, and the barriers that remain\n\n"
+            "Registered participants receive the Zoom webinar link by email."
+        ),
+        "organiser": "BTBU-ECOSF Joint Training Center",
+        "timezone": "Asia/Karachi",
+        "registration_deadline": deadline.isoformat(),
+        "capacity": 300,
+        "waitlist": True,
+        "approval_required": False,
+        "status": "published",
+        "reminders": ["24h", "1h"],
+        "sessions": [
+            {
+                "title": "Powering Belt and Road: Lithium-ion batteries (live webinar)",
+                "starts_at": starts.isoformat(),
+                "ends_at": ends.isoformat(),
+                "join_url": "https://zoom.us/j/81234567890",
+                "passcode": "liion6",
+            }
+        ],
+    }
+    program, _ = import_program(data, actor=actor)
+    return program
+
+
+# --- queries --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Availability:
+    """What a participant can do now, and why.
+
+    state: "open", "closing_soon", "waitlist" (full, waitlist open), "full",
+    "not_yet_open", "closed", "cancelled".
+    """
+
+    state: str
+    confirmed: int
+    seats_left: int | None
+    deadline: datetime
+    opens_at: datetime | None
+    time_left: timedelta | None
+
+    @property
+    def accepting(self) -> bool:
+        return self.state in {"open", "closing_soon", "waitlist"}
+
+
+def count_confirmed(program_id: int) -> int:
+    return (
+        db.session.scalar(
+            select(func.count())
+            .select_from(Registration)
+            .where(Registration.program_id == program_id, Registration.status == "confirmed")
+        )
+        or 0
+    )
+
+
+def availability(program: Program, now: datetime | None = None) -> Availability:
+    now = now or utcnow()
+    confirmed = count_confirmed(program.id)
+    seats_left = None if program.capacity is None else max(program.capacity - confirmed, 0)
+    time_left = program.registration_deadline - now if now < program.registration_deadline else None
+    if program.status == "cancelled":
+        state = "cancelled"
+    elif program.status != "published" or now >= program.registration_deadline:
+        state = "closed"
+    elif program.registration_opens_at and now < program.registration_opens_at:
+        state = "not_yet_open"
+    elif seats_left == 0:
+        state = "waitlist" if program.waitlist_enabled else "full"
+    elif time_left is not None and time_left <= CLOSING_SOON:
+        state = "closing_soon"
+    else:
+        state = "open"
+    return Availability(
+        state=state,
+        confirmed=confirmed,
+        seats_left=seats_left,
+        deadline=program.registration_deadline,
+        opens_at=program.registration_opens_at,
+        time_left=time_left,
+    )
+
+
+def list_public_programs(now: datetime | None = None) -> list[Program]:
+    """Published, closed and cancelled programs: upcoming ones first (soonest first),
+    then past ones (most recent first). Drafts and archived programs are not public."""
+    now = now or utcnow()
+    programs = list(db.session.scalars(select(Program).where(Program.status.in_(("published", "closed", "cancelled")))))
+
+    def key(p: Program) -> tuple[int, float]:
+        end = p.last_end
+        start = p.first_start
+        if end is not None and end > now and start is not None:
+            return (0, start.timestamp())
+        return (1, -(end.timestamp() if end else 0))
+
+    return sorted(programs, key=key)
+
+
+def get_public_program(slug: str) -> Program:
+    program = db.session.scalar(select(Program).where(Program.slug == slug))
+    if program is None or program.status in ("draft", "archived"):
+        raise ProgramNotFound(slug)
+    return program
+
+
+def get_program(program_id: int) -> Program:
+    program = db.session.get(Program, program_id)
+    if program is None:
+        raise ProgramNotFound(str(program_id))
+    return program

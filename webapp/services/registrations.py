@@ -1,0 +1,269 @@
+"""Registrations: the rules people rely on (DESIGN.md, Rules 1-6).
+
+Every state change here runs in one transaction that holds the program's row lock
+(PostgreSQL: ``SELECT ... FOR UPDATE``; SQLite: every transaction is ``BEGIN
+IMMEDIATE``, see `webapp.db_setup`), so capacity, the waitlist order and "one person, one
+registration" hold under any concurrency. Each writes its outbox rows in that same
+transaction and hands them to the broker only after the commit.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from webapp.extensions import db
+from webapp.models import Program, Registration, utcnow
+from webapp.services import audit
+from webapp.services.audit import Actor
+from webapp.services.errors import ProgramFull, ProgramNotFound, RegistrationClosed, RegistrationNotOpen
+from webapp.services.outbox import dispatch, queue_email
+from webapp.services.programs import count_confirmed
+from webapp.services.text import normalize_email, single_line
+
+# At most one "you are already registered" email per registration per this long, so
+# the form cannot be used to flood somebody's inbox.
+ALREADY_REGISTERED_EMAIL_INTERVAL = timedelta(minutes=10)
+ACTIVE_STATUSES = ("pending", "confirmed", "waitlisted")
+_TOKEN_SELECTOR_LENGTH = 16
+
+
+@dataclass(frozen=True)
+class RegistrationInput:
+    """What a participant typed. Shape is checked by the form; rules are checked here."""
+
+    full_name: str
+    email: str
+    country: str
+    organisation: str = ""
+    job_title: str = ""
+    language: str = "en"
+    timezone: str = "UTC"
+    consent: bool = True
+    answers: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RegistrationOutcome:
+    """What happened. `created` is False when the email was already registered: callers
+    must not show that difference to the person (no enumeration)."""
+
+    registration_id: int
+    status: str
+    created: bool
+
+
+def new_token() -> str:
+    """256 bits from `secrets`, URL-safe; the first characters double as the selector."""
+    return secrets.token_urlsafe(32)
+
+
+def find_by_token(token: str) -> Registration | None:
+    """The registration a self-service token belongs to, or None.
+
+    The selector (a prefix) finds the row by index; the full token is then compared
+    with `hmac.compare_digest`, so response time does not depend on how much of a
+    guessed token is right.
+    """
+    if not isinstance(token, str) or len(token) < 32 or len(token) > 64:
+        return None
+    registration = db.session.scalar(
+        select(Registration).where(Registration.token_selector == token[:_TOKEN_SELECTOR_LENGTH])
+    )
+    if registration is None or not hmac.compare_digest(registration.token.encode(), token.encode()):
+        return None
+    return registration
+
+
+def _lock_program(program_id: int) -> Program:
+    """Load the program holding its row lock until commit: the guard that serialises
+    every change to its seats. (SQLite transactions are already exclusive.)"""
+    stmt = select(Program).where(Program.id == program_id).execution_options(populate_existing=True)
+    if current_app.config.get("REGISTRATION_CAPACITY_LOCK", True) and db.session.get_bind().dialect.name != "sqlite":
+        stmt = stmt.with_for_update()
+    program = db.session.scalar(stmt)
+    if program is None:
+        raise ProgramNotFound(str(program_id))
+    return program
+
+
+def _check_open(program: Program, now: datetime) -> None:
+    """Rule 1: open iff opens_at <= now < deadline, judged now, inside the transaction."""
+    if program.status != "published" or now >= program.registration_deadline:
+        raise RegistrationClosed(program.registration_deadline if program.status == "published" else None)
+    if program.registration_opens_at is not None and now < program.registration_opens_at:
+        raise RegistrationNotOpen(program.registration_opens_at)
+
+
+def _status_for_new(program: Program) -> str:
+    """Rules 2 and 4: pending if approval is required, else confirmed while seats
+    remain, else waitlisted if the waitlist is on, else refused."""
+    if program.approval_required:
+        return "pending"
+    if program.capacity is None or count_confirmed(program.id) < program.capacity:
+        return "confirmed"
+    if program.waitlist_enabled:
+        return "waitlisted"
+    raise ProgramFull(program.slug)
+
+
+def _set_status(registration: Registration, status: str, now: datetime) -> None:
+    registration.status = status
+    registration.status_changed_at = now
+    registration.revision = (registration.revision or 0) + 1
+    stamp = {
+        "confirmed": "confirmed_at",
+        "waitlisted": "waitlisted_at",
+        "cancelled": "cancelled_at",
+        "rejected": "rejected_at",
+    }.get(status)
+    if stamp:
+        setattr(registration, stamp, now)
+
+
+_EMAIL_FOR_STATUS = {"confirmed": "confirmation", "waitlisted": "waitlisted", "pending": "pending"}
+
+
+def register_participant(program_id: int, data: RegistrationInput, *, actor: Actor) -> RegistrationOutcome:
+    """Register a person for a program, or re-send details to one already registered.
+
+    Side effects: commits one transaction (the registration or its reactivation, an
+    audit entry, an outbox row), then enqueues the email. Raises RegistrationClosed,
+    RegistrationNotOpen or ProgramFull, changing nothing.
+    """
+    email_normalized = normalize_email(data.email)
+    try:
+        return _register(program_id, data, email_normalized, actor)
+    except IntegrityError:
+        # Only reachable without the program lock (two submissions of one address
+        # racing): the unique constraint kept one; answer as for a repeat.
+        db.session.rollback()
+        return _register(program_id, data, email_normalized, actor)
+
+
+def _register(program_id: int, data: RegistrationInput, email_normalized: str, actor: Actor) -> RegistrationOutcome:
+    try:
+        program = _lock_program(program_id)
+        now = utcnow()
+        _check_open(program, now)
+        existing = db.session.scalar(
+            select(Registration).where(
+                Registration.program_id == program.id, Registration.email_normalized == email_normalized
+            )
+        )
+        if existing is not None and existing.status != "cancelled":
+            # Rule 3: no second row; remind them of their details instead.
+            bucket = int(now.timestamp() // ALREADY_REGISTERED_EMAIL_INTERVAL.total_seconds())
+            email = queue_email(existing, "already_registered", dedupe_key=f"already_registered:{existing.id}:{bucket}")
+            audit.record(actor, "registration.repeated", registration=existing)
+            db.session.commit()
+            dispatch([email.id] if email else [])
+            return RegistrationOutcome(existing.id, existing.status, created=False)
+
+        status = _status_for_new(program)
+        if existing is None:
+            token = new_token()
+            registration = Registration(
+                program_id=program.id,
+                email_normalized=email_normalized,
+                token=token,
+                token_selector=token[:_TOKEN_SELECTOR_LENGTH],
+                revision=0,
+                created_at=now,
+            )
+            db.session.add(registration)
+            action = "registration.created"
+        else:
+            registration = existing  # Rule 3: a cancelled registrant comes back
+            registration.cancelled_at = None
+            action = "registration.reactivated"
+        registration.email = single_line(data.email, 254)
+        registration.full_name = single_line(data.full_name, 200)
+        registration.country = single_line(data.country, 2).upper()
+        registration.organisation = single_line(data.organisation, 200)
+        registration.job_title = single_line(data.job_title, 200)
+        registration.language = single_line(data.language, 16) or "en"
+        registration.timezone = single_line(data.timezone, 64) or program.timezone
+        registration.answers = dict(data.answers)
+        registration.consent_at = now if data.consent else None
+        _set_status(registration, status, now)
+        db.session.flush()
+        email = queue_email(registration, _EMAIL_FOR_STATUS[status])
+        audit.record(actor, action, registration=registration, status=status)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    dispatch([email.id] if email else [])
+    return RegistrationOutcome(registration.id, status, created=True)
+
+
+def promote_from_waitlist(program: Program, *, actor: Actor) -> list[int]:
+    """Fill free seats from the waitlist, earliest first, inside the caller's
+    transaction (which must hold the program lock). Queues a confirmation for each
+    promoted registrant; returns the outbox ids for the caller to dispatch after commit."""
+    if program.capacity is None:
+        free = None
+    else:
+        free = program.capacity - count_confirmed(program.id)
+        if free <= 0:
+            return []
+    query = (
+        select(Registration)
+        .where(Registration.program_id == program.id, Registration.status == "waitlisted")
+        .order_by(Registration.waitlisted_at, Registration.id)
+    )
+    if free is not None:
+        query = query.limit(free)
+    now = utcnow()
+    email_ids: list[int] = []
+    for registration in db.session.scalars(query):
+        _set_status(registration, "confirmed", now)
+        db.session.flush()
+        audit.record(actor, "registration.promoted", registration=registration)
+        email = queue_email(registration, "confirmation")
+        if email:
+            email_ids.append(email.id)
+    return email_ids
+
+
+def cancel_registration(registration_id: int, *, actor: Actor) -> bool:
+    """Cancel a registration; if it held a seat, give the seat to the waitlist.
+
+    Side effects: commits (status, audit entries, outbox rows for the cancellation and
+    any promotion), then enqueues those emails. Returns False if it was already
+    cancelled or rejected (nothing changes: safe to call twice).
+    """
+    registration = db.session.get(Registration, registration_id)
+    if registration is None:
+        return False
+    try:
+        program = _lock_program(registration.program_id)
+        db.session.refresh(registration)
+        if registration.status not in ACTIVE_STATUSES:
+            db.session.rollback()
+            return False
+        held_seat = registration.status == "confirmed"
+        now = utcnow()
+        _set_status(registration, "cancelled", now)
+        db.session.flush()
+        audit.record(actor, "registration.cancelled", registration=registration)
+        email_ids = []
+        email = queue_email(registration, "cancelled")
+        if email:
+            email_ids.append(email.id)
+        if held_seat:
+            email_ids += promote_from_waitlist(program, actor=Actor.system())
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    dispatch(email_ids)
+    return True

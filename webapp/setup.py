@@ -1,0 +1,222 @@
+"""The steps `create_app()` is made of, one `register_*` function each."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from datetime import datetime
+from typing import Any
+
+import markdown as markdown_lib
+import nh3
+from flask import Flask, g, render_template, request
+from flask_babel import get_locale
+from flask_wtf.csrf import CSRFError
+from markupsafe import Markup
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from werkzeug.exceptions import HTTPException
+
+import config
+from webapp.celery_app import init_celery
+from webapp.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+
+log = logging.getLogger(__name__)
+
+# UI languages with a translation catalogue (English is the source language).
+UI_LOCALES = ("en",)
+RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
+
+
+# --- database ---------------------------------------------------------------------
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite: WAL (readers do not block the writer), foreign keys, a busy timeout,
+    and transactions we begin ourselves (see `_sqlite_on_begin`)."""
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_on_begin(connection: Any) -> None:
+    """SQLite: every transaction takes the write lock when it begins, so two of them
+    can never read the same seat count and both act on it (SQLite's equivalent of the
+    program row lock on PostgreSQL)."""
+    if connection.dialect.name == "sqlite":
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def register_database(app: Flask) -> None:
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        # One file, many threads: each gets its own connection from the pool.
+        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
+            **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
+            "connect_args": {"check_same_thread": False, "timeout": 30},
+        }
+
+
+# --- extensions -------------------------------------------------------------------
+
+
+def _select_locale() -> str:
+    return request.accept_languages.best_match(UI_LOCALES) or "en"
+
+
+def register_extensions(app: Flask) -> None:
+    import webapp.models  # noqa: F401  (so Alembic and create_all see every table)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(config.ROOT / "migrations"), compare_type=True, render_as_batch=True)
+    mail.init_app(app)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=_select_locale)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.session_protection = "basic"
+
+    from flask_babel import lazy_gettext
+
+    login_manager.login_message = lazy_gettext("Please sign in to see that page.")
+
+    @login_manager.user_loader
+    def load_user(session_id: str) -> Any:
+        from webapp.services.organisers import load_by_session_id
+
+        return load_by_session_id(session_id)
+
+
+def register_celery(app: Flask) -> None:
+    init_celery(app)
+
+
+# --- blueprints -------------------------------------------------------------------
+
+
+def register_blueprints(app: Flask) -> None:
+    from webapp.blueprints.auth import bp as auth_bp
+    from webapp.blueprints.organiser import bp as organiser_bp
+    from webapp.blueprints.public import bp as public_bp
+    from webapp.blueprints.registrations import bp as registrations_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(registrations_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(organiser_bp)
+    # The mailbox exists only in the embedded default (and tests that ask for it).
+    if app.config["DEV_MAILBOX_DIR"] and app.config["ROLLCALL_ENV"] != "production":
+        from webapp.blueprints.devmailbox import bp as devmailbox_bp
+
+        app.register_blueprint(devmailbox_bp)
+
+
+# --- templates --------------------------------------------------------------------
+
+_MARKDOWN_TAGS = {
+    "a", "p", "br", "strong", "em", "b", "i", "ul", "ol", "li", "h2", "h3", "h4",
+    "blockquote", "code", "pre", "hr",
+}  # fmt: skip
+
+
+def render_markdown(text: str | None) -> Markup:
+    """Markdown to HTML, then sanitised: organisers' text can never inject markup."""
+    html = markdown_lib.markdown(text or "", extensions=["sane_lists"], output_format="html")
+    clean = nh3.clean(
+        html,
+        tags=_MARKDOWN_TAGS,
+        attributes={"a": {"href", "title"}},
+        url_schemes={"http", "https", "mailto"},
+        link_rel="noopener noreferrer nofollow",
+    )
+    # Organisers write "## Heading"; on the page the program title is the only h1
+    # and sessions are h2, so shift headings down one level.
+    return Markup(clean.replace("<h2", "<h3").replace("</h2", "</h3"))
+
+
+def register_template_helpers(app: Flask) -> None:
+    from webapp.services.times import format_in_zone, format_remaining, zone_label
+
+    app.jinja_env.filters["markdown"] = render_markdown
+    app.jinja_env.filters["in_zone"] = lambda dt, zone, fmt="medium": format_in_zone(dt, zone, str(get_locale()), fmt)
+    app.jinja_env.filters["remaining"] = lambda delta: format_remaining(delta, str(get_locale()))
+    app.jinja_env.filters["zone_label"] = lambda zone: zone_label(zone, str(get_locale()))
+    app.jinja_env.filters["isoformat"] = lambda dt: dt.isoformat() if isinstance(dt, datetime) else ""
+
+    @app.context_processor
+    def inject_locale() -> dict[str, Any]:
+        locale = str(get_locale())
+        return {
+            "ui_locale": locale,
+            "ui_dir": "rtl" if locale.split("_")[0] in RTL_LANGUAGES else "ltr",
+            "has_mailbox": "devmailbox" in app.blueprints,
+        }
+
+
+# --- security ---------------------------------------------------------------------
+
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "frame-src 'self'",
+        "form-action 'self'",
+        "frame-ancestors 'self'",
+        "base-uri 'none'",
+        "object-src 'none'",
+    ]
+)
+
+
+def register_security_headers(app: Flask) -> None:
+    @app.after_request
+    def security_headers(response: Any) -> Any:
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+        # Self-service URLs carry a secret: never send them to other sites.
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if g.get("private_page"):
+            response.headers["Cache-Control"] = "no-store"
+            response.headers["Referrer-Policy"] = "no-referrer"
+        if app.config["ROLLCALL_ENV"] == "production":
+            response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
+        return response
+
+
+# --- errors -----------------------------------------------------------------------
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(CSRFError)
+    def csrf_error(error: CSRFError) -> Any:
+        return render_template("errors/csrf.html"), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Any:
+        code = error.code or 500
+        template = f"errors/{code}.html" if code in (400, 403, 404, 405, 413, 429) else "errors/generic.html"
+        return render_template(template, error=error), code
+
+    @app.errorhandler(Exception)
+    def unexpected_error(error: Exception) -> Any:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        db.session.rollback()
+        return render_template("errors/500.html"), 500
+
+
+def register_cli(app: Flask) -> None:
+    from webapp.cli import register
+
+    register(app)

@@ -1,0 +1,1 @@
+"""Celery tasks by domain. Thin: ids in, one service call."""
