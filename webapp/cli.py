@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from webapp.extensions import db
@@ -27,9 +28,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(organisers_group)
 
 
-@click.group("programs", help="Create and update training programs.")
-def programs_group() -> None:
-    pass
+programs_group = AppGroup("programs", help="Create and update training programs.")
 
 
 @programs_group.command("import")
@@ -58,6 +57,7 @@ def import_command(path: Path) -> None:
 
 
 @click.command("seed-demo", help="Create the demo program and, in the embedded default, a demo organiser.")
+@with_appcontext
 def seed_demo_command() -> None:
     program = program_service.seed_demo(actor=Actor.system())
     click.echo(f"Demo program: {program.title} (/programs/{program.slug})")
@@ -84,9 +84,7 @@ def ensure_demo_organiser() -> tuple[str, str]:
     return DEMO_ORGANISER_EMAIL, password
 
 
-@click.group("organisers", help="Manage organiser accounts.")
-def organisers_group() -> None:
-    pass
+organisers_group = AppGroup("organisers", help="Manage organiser accounts.")
 
 
 @organisers_group.command("create")

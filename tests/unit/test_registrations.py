@@ -1,0 +1,216 @@
+"""DESIGN.md Rules 1-6, against the real database."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import Flask
+from sqlalchemy import func, select
+
+from tests.conftest import program_data, registration_input
+from webapp.extensions import db
+from webapp.models import AuditEntry, Email, Registration
+from webapp.services.audit import Actor
+from webapp.services.errors import ProgramFull, RegistrationClosed, RegistrationNotOpen
+from webapp.services.programs import import_program
+from webapp.services.registrations import cancel_registration, find_by_token, register_participant
+
+PARTICIPANT = Actor.participant()
+
+
+def _program(**overrides: object) -> int:
+    program, _ = import_program(program_data(**overrides), actor=Actor.system())
+    return program.id
+
+
+def _emails(kind: str | None = None) -> list[Email]:
+    query = select(Email).order_by(Email.id)
+    if kind:
+        query = query.where(Email.kind == kind)
+    return list(db.session.scalars(query))
+
+
+def _count(status: str) -> int:
+    return db.session.scalar(select(func.count()).select_from(Registration).where(Registration.status == status))
+
+
+def test_registration_is_confirmed_with_outbox_row_and_audit(ctx: Flask) -> None:
+    program_id = _program()
+    outcome = register_participant(program_id, registration_input(), actor=PARTICIPANT)
+    assert outcome.created and outcome.status == "confirmed"
+    registration = db.session.get(Registration, outcome.registration_id)
+    assert registration.confirmed_at is not None and registration.consent_at is not None
+    [email] = _emails()
+    assert (email.kind, email.status, email.recipient) == ("confirmation", "pending", "ayesha@example.com")
+    assert email.message_id.endswith("@rollcall.test>")
+    assert db.session.scalar(select(AuditEntry.action).where(AuditEntry.registration_id.is_not(None))) == (
+        "registration.created"
+    )
+
+
+def test_token_is_long_random_and_found_only_exactly(ctx: Flask) -> None:
+    program_id = _program()
+    a = register_participant(program_id, registration_input(email="a@example.com"), actor=PARTICIPANT)
+    b = register_participant(program_id, registration_input(email="b@example.com"), actor=PARTICIPANT)
+    token_a = db.session.get(Registration, a.registration_id).token
+    token_b = db.session.get(Registration, b.registration_id).token
+    assert token_a != token_b and len(token_a) >= 43  # 32 bytes = 256 bits, base64url
+    assert find_by_token(token_a).id == a.registration_id
+    assert find_by_token(token_a[:-1] + ("A" if token_a[-1] != "A" else "B")) is None
+    assert find_by_token(token_a[:16]) is None
+    assert find_by_token("") is None
+
+
+def test_capacity_then_waitlist(ctx: Flask) -> None:
+    program_id = _program(capacity=2, waitlist=True)
+    statuses = [
+        register_participant(program_id, registration_input(email=f"p{i}@example.com"), actor=PARTICIPANT).status
+        for i in range(4)
+    ]
+    assert statuses == ["confirmed", "confirmed", "waitlisted", "waitlisted"]
+    assert [e.kind for e in _emails()] == ["confirmation", "confirmation", "waitlisted", "waitlisted"]
+
+
+def test_full_without_waitlist_is_refused_and_changes_nothing(ctx: Flask) -> None:
+    program_id = _program(capacity=1)
+    register_participant(program_id, registration_input(email="first@example.com"), actor=PARTICIPANT)
+    with pytest.raises(ProgramFull):
+        register_participant(program_id, registration_input(email="second@example.com"), actor=PARTICIPANT)
+    assert db.session.scalar(select(func.count()).select_from(Registration)) == 1
+    assert len(_emails()) == 1
+
+
+def test_same_email_again_creates_no_row_and_emails_details(ctx: Flask) -> None:
+    program_id = _program()
+    first = register_participant(program_id, registration_input(email="Ayesha@Example.com"), actor=PARTICIPANT)
+    again = register_participant(
+        program_id, registration_input(email="  ayesha@EXAMPLE.com ", full_name="Someone Else"), actor=PARTICIPANT
+    )
+    assert again.registration_id == first.registration_id and not again.created
+    assert db.session.scalar(select(func.count()).select_from(Registration)) == 1
+    assert db.session.get(Registration, first.registration_id).full_name == "Ayesha Khan"
+    assert [e.kind for e in _emails()] == ["confirmation", "already_registered"]
+    # Hammering the form does not flood the inbox.
+    register_participant(program_id, registration_input(email="ayesha@example.com"), actor=PARTICIPANT)
+    assert len(_emails("already_registered")) == 1
+
+
+def test_cancel_frees_seat_for_earliest_waitlisted_in_same_transaction(ctx: Flask) -> None:
+    program_id = _program(capacity=1, waitlist=True)
+    holder = register_participant(program_id, registration_input(email="holder@example.com"), actor=PARTICIPANT)
+    first_wait = register_participant(program_id, registration_input(email="w1@example.com"), actor=PARTICIPANT)
+    register_participant(program_id, registration_input(email="w2@example.com"), actor=PARTICIPANT)
+    assert cancel_registration(holder.registration_id, actor=PARTICIPANT)
+    db.session.expire_all()
+    assert db.session.get(Registration, holder.registration_id).status == "cancelled"
+    assert db.session.get(Registration, first_wait.registration_id).status == "confirmed"
+    assert _count("confirmed") == 1 and _count("waitlisted") == 1
+    kinds = [(e.kind, e.recipient) for e in _emails()][-2:]
+    assert kinds == [("cancelled", "holder@example.com"), ("confirmation", "w1@example.com")]
+    # Cancelling twice changes nothing.
+    assert not cancel_registration(holder.registration_id, actor=PARTICIPANT)
+
+
+def test_cancelled_registrant_is_reactivated_before_deadline(ctx: Flask) -> None:
+    program_id = _program()
+    first = register_participant(program_id, registration_input(), actor=PARTICIPANT)
+    cancel_registration(first.registration_id, actor=PARTICIPANT)
+    again = register_participant(program_id, registration_input(organisation="New Org"), actor=PARTICIPANT)
+    assert again.registration_id == first.registration_id and again.status == "confirmed"
+    registration = db.session.get(Registration, first.registration_id)
+    assert registration.organisation == "New Org" and registration.cancelled_at is None
+    assert [e.kind for e in _emails()] == ["confirmation", "cancelled", "confirmation"]
+
+
+def test_approval_required_keeps_new_registrations_pending(ctx: Flask) -> None:
+    program_id = _program(approval_required=True, capacity=5)
+    outcome = register_participant(program_id, registration_input(), actor=PARTICIPANT)
+    assert outcome.status == "pending"
+    assert [e.kind for e in _emails()] == ["pending"]
+
+
+@pytest.fixture
+def non_utc_server_zone() -> Iterator[None]:
+    """Run with the server's local zone far from UTC, so any naive local time shows."""
+    previous = os.environ.get("TZ")
+    os.environ["TZ"] = "Pacific/Kiritimati"  # UTC+14
+    time.tzset()
+    try:
+        yield
+    finally:
+        if previous is None:
+            del os.environ["TZ"]
+        else:
+            os.environ["TZ"] = previous
+        time.tzset()
+
+
+def _program_with_deadline(deadline: datetime, **overrides: object) -> int:
+    starts = deadline + timedelta(days=2)
+    return _program(
+        registration_deadline=deadline.astimezone(UTC).isoformat(),
+        sessions=[
+            {
+                "title": "Webinar",
+                "starts_at": starts.isoformat(),
+                "ends_at": (starts + timedelta(hours=2)).isoformat(),
+                "join_url": "https://zoom.us/j/1",
+            }
+        ],
+        **overrides,
+    )
+
+
+def test_deadline_one_second_before_is_open(ctx: Flask, non_utc_server_zone: None) -> None:
+    assert datetime.now().astimezone().utcoffset() == timedelta(hours=14)
+    program_id = _program_with_deadline(datetime.now(UTC) + timedelta(seconds=1))
+    assert register_participant(program_id, registration_input(), actor=PARTICIPANT).status == "confirmed"
+
+
+def test_deadline_one_second_after_is_closed_and_says_when(ctx: Flask, non_utc_server_zone: None) -> None:
+    program_id = _program_with_deadline(datetime.now(UTC) + timedelta(seconds=1))
+    time.sleep(2)  # the form could have been rendered before; what counts is the commit
+    with pytest.raises(RegistrationClosed) as excinfo:
+        register_participant(program_id, registration_input(), actor=PARTICIPANT)
+    assert excinfo.value.deadline is not None and excinfo.value.deadline < datetime.now(UTC)
+    assert db.session.scalar(select(func.count()).select_from(Registration)) == 0
+    assert _emails() == []
+
+
+def test_not_open_yet(ctx: Flask) -> None:
+    opens = datetime.now(UTC) + timedelta(days=1)
+    program_id = _program(registration_opens_at=opens.isoformat())
+    with pytest.raises(RegistrationNotOpen):
+        register_participant(program_id, registration_input(), actor=PARTICIPANT)
+
+
+def test_draft_program_is_closed(ctx: Flask) -> None:
+    program_id = _program(status="draft")
+    with pytest.raises(RegistrationClosed):
+        register_participant(program_id, registration_input(), actor=PARTICIPANT)
+
+
+def test_line_breaks_never_reach_the_outbox(ctx: Flask) -> None:
+    program_id = _program()
+    outcome = register_participant(
+        program_id,
+        registration_input(full_name="Eve\r\nBcc: victim@example.com", organisation="A\nB"),
+        actor=PARTICIPANT,
+    )
+    registration = db.session.get(Registration, outcome.registration_id)
+    assert "\n" not in registration.full_name and "\r" not in registration.full_name
+    assert registration.full_name == "Eve Bcc: victim@example.com"
+    assert registration.organisation == "A B"
+
+
+def test_raising_capacity_promotes_from_waitlist(ctx: Flask, make_program: Callable[..., int]) -> None:
+    program_id = _program(capacity=1, waitlist=True)
+    register_participant(program_id, registration_input(email="a@example.com"), actor=PARTICIPANT)
+    register_participant(program_id, registration_input(email="b@example.com"), actor=PARTICIPANT)
+    import_program(program_data(capacity=2, waitlist=True), actor=Actor.system())
+    db.session.expire_all()
+    assert _count("confirmed") == 2 and _count("waitlisted") == 0
