@@ -1,0 +1,39 @@
+"""Helpers for driving forms through the test client."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask.testing import FlaskClient
+
+_CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def csrf_token(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "no CSRF token in the page"
+    return match.group(1)
+
+
+def form_values(**overrides: Any) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "full_name": "Ayesha Khan",
+        "email": "ayesha@example.com",
+        "country": "PK",
+        "organisation": "Lahore Battery Works",
+        "job_title": "Founder",
+        "language": "en",
+        "timezone": "Asia/Karachi",
+        "consent": "y",
+    }
+    values.update(overrides)
+    return {k: v for k, v in values.items() if v is not None}
+
+
+def register(client: FlaskClient, slug: str, **overrides: Any) -> Any:
+    page = client.get(f"/programs/{slug}/register")
+    assert page.status_code == 200
+    data = form_values(**overrides)
+    data["csrf_token"] = csrf_token(page.get_data(as_text=True))
+    return client.post(f"/programs/{slug}/register", data=data)

@@ -1,0 +1,249 @@
+"""The public registration form, the "check your inbox" page and self-service pages."""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from icalendar import Calendar
+from sqlalchemy import func, select
+
+from tests.functional.helpers import csrf_token, form_values, register
+from webapp.extensions import db
+from webapp.models import Email, Registration
+
+
+def _registration(app: Flask) -> Registration:
+    with app.app_context():
+        registration = db.session.scalar(select(Registration))
+        db.session.expunge_all()
+        return registration
+
+
+def test_register_redirects_to_check_your_inbox_without_the_link(
+    app: Flask, client: FlaskClient, make_program: Callable[..., int]
+) -> None:
+    make_program()
+    response = register(client, "li-ion-basics")
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith("/programs/li-ion-basics/registered")
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Check your inbox" in page and "ayesha@example.com" in page
+    assert "zoom.us" not in page
+    assert _registration(app).status == "confirmed"
+
+
+def test_errors_appear_next_to_fields_and_values_are_kept(
+    app: Flask, client: FlaskClient, make_program: Callable[..., int]
+) -> None:
+    make_program()
+    response = register(client, "li-ion-basics", email="not-an-email", country="", consent=None, full_name="Zhang Wei")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'id="email-error">Please enter a valid email address' in page
+    assert 'id="country-error">Please choose your country.' in page
+    assert 'id="consent-error">Please agree to this' in page
+    assert 'aria-invalid="true"' in page
+    assert 'value="Zhang Wei"' in page and 'value="not-an-email"' in page
+    assert "Please correct the highlighted fields below." in page
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Registration)) == 0
+
+
+def test_expired_csrf_token_keeps_every_value_then_succeeds(
+    app: Flask, client: FlaskClient, make_program: Callable[..., int]
+) -> None:
+    make_program()
+    client.get("/programs/li-ion-basics/register")
+    data = form_values(full_name="Nilufar Rahimova", organisation="Tashkent Solar")
+    data["csrf_token"] = "expired-or-from-another-session"
+    response = client.post("/programs/li-ion-basics/register", data=data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "open for a long time" in page
+    assert 'value="Nilufar Rahimova"' in page and 'value="Tashkent Solar"' in page
+    # The re-rendered form carries a fresh token: pressing Register again works.
+    data["csrf_token"] = csrf_token(page)
+    assert client.post("/programs/li-ion-basics/register", data=data).status_code == 303
+
+
+def test_form_left_open_past_the_token_lifetime(
+    app: Flask, client: FlaskClient, make_program: Callable[..., int]
+) -> None:
+    make_program()
+    app.config["WTF_CSRF_TIME_LIMIT"] = 1
+    page = client.get("/programs/li-ion-basics/register").get_data(as_text=True)
+    data = form_values(full_name="Omar Farooq")
+    data["csrf_token"] = csrf_token(page)
+    import time
+
+    time.sleep(2)
+    response = client.post("/programs/li-ion-basics/register", data=data)
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    assert "open for a long time" in body and 'value="Omar Farooq"' in body
+
+
+def test_deadline_passed_between_render_and_submit(
+    app: Flask, client: FlaskClient, make_program: Callable[..., int]
+) -> None:
+    deadline = datetime.now(UTC) + timedelta(seconds=1)
+    starts = deadline + timedelta(days=2)
+    make_program(
+        registration_deadline=deadline.isoformat(),
+        sessions=[
+            {
+                "title": "W",
+                "starts_at": starts.isoformat(),
+                "ends_at": (starts + timedelta(hours=1)).isoformat(),
+                "join_url": "https://zoom.us/j/1",
+            }
+        ],
+    )
+    page = client.get("/programs/li-ion-basics/register").get_data(as_text=True)
+    import time
+
+    time.sleep(1.5)
+    data = form_values()
+    data["csrf_token"] = csrf_token(page)
+    body = client.post("/programs/li-ion-basics/register", data=data).get_data(as_text=True)
+    assert "Registration closed on" in body
+    assert "+0500" in body or "PKT" in body or "GMT+5" in body  # the program's zone
+
+
+def test_repeat_registration_shows_the_same_page(
+    app: Flask, client: FlaskClient, make_program: Callable[..., int]
+) -> None:
+    make_program()
+    first = register(client, "li-ion-basics")
+    other = app.test_client()
+    second = register(other, "li-ion-basics", email="AYESHA@example.com", full_name="Impostor")
+    assert first.status_code == second.status_code == 303
+    assert first.headers["Location"] == second.headers["Location"]
+    page_first = client.get(first.headers["Location"]).get_data(as_text=True)
+    page_second = other.get(second.headers["Location"]).get_data(as_text=True)
+    assert page_first.replace("ayesha@example.com", "X") == page_second.replace("AYESHA@example.com", "X")
+    with app.app_context():
+        kinds = list(db.session.scalars(select(Email.kind).order_by(Email.id)))
+    assert kinds == ["confirmation", "already_registered"]
+
+
+def test_manage_page_shows_link_only_when_confirmed(
+    app: Flask, client: FlaskClient, make_program: Callable[..., int]
+) -> None:
+    make_program(capacity=1, waitlist=True)
+    register(client, "li-ion-basics", email="first@example.com", timezone="America/New_York")
+    register(client, "li-ion-basics", email="second@example.com")
+    with app.app_context():
+        first, second = db.session.scalars(select(Registration).order_by(Registration.id)).all()
+        first_token, second_token = first.token, second.token
+    confirmed = client.get(f"/r/{first_token}")
+    page = confirmed.get_data(as_text=True)
+    assert confirmed.headers["Cache-Control"] == "no-store"
+    assert confirmed.headers["Referrer-Policy"] == "no-referrer"
+    assert "https://zoom.us/j/81234567890" in page and "liion6" in page
+    assert "Program time" in page  # registrant in New York, program in Karachi
+    waitlisted = client.get(f"/r/{second_token}").get_data(as_text=True)
+    assert "On the waiting list" in waitlisted
+    assert "zoom.us" not in waitlisted and "liion6" not in waitlisted
+
+
+def test_calendar_download_has_stable_uid(app: Flask, client: FlaskClient, make_program: Callable[..., int]) -> None:
+    make_program()
+    register(client, "li-ion-basics")
+    registration = _registration(app)
+    with app.app_context():
+        from webapp.models import ProgramSession
+
+        session = db.session.scalar(select(ProgramSession))
+        uid, session_id = session.ics_uid, session.id
+    response = client.get(f"/r/{registration.token}/sessions/{session_id}.ics")
+    assert response.status_code == 200 and response.mimetype == "text/calendar"
+    calendar = Calendar.from_ical(response.data)
+    assert calendar["METHOD"] == "PUBLISH"
+    [event] = calendar.walk("VEVENT")
+    assert str(event["UID"]) == uid
+    assert "https://zoom.us/j/81234567890" in str(event["DESCRIPTION"])
+    assert client.get(f"/r/{registration.token}/sessions/999999.ics").status_code == 404
+
+
+def test_cancel_asks_for_confirmation_then_cancels_and_promotes(
+    app: Flask, client: FlaskClient, make_program: Callable[..., int]
+) -> None:
+    make_program(capacity=1, waitlist=True)
+    register(client, "li-ion-basics", email="holder@example.com")
+    register(client, "li-ion-basics", email="waiting@example.com")
+    with app.app_context():
+        holder = db.session.scalar(select(Registration).where(Registration.email == "holder@example.com"))
+        token = holder.token
+    confirm_page = client.get(f"/r/{token}/cancel")
+    assert "Cancel your registration?" in confirm_page.get_data(as_text=True)
+    # Without the CSRF token nothing happens.
+    assert client.post(f"/r/{token}/cancel", data={}).status_code in (200, 400)
+    assert _status(app, "holder@example.com") == "confirmed"
+    response = client.post(f"/r/{token}/cancel", data={"csrf_token": csrf_token(confirm_page.get_data(as_text=True))})
+    assert response.status_code == 303
+    page = client.get(response.headers["Location"]).get_data(as_text=True)
+    assert "Your registration is cancelled." in page and "zoom.us" not in page
+    assert _status(app, "holder@example.com") == "cancelled"
+    assert _status(app, "waiting@example.com") == "confirmed"
+
+
+def _status(app: Flask, email: str) -> str:
+    with app.app_context():
+        return db.session.scalar(select(Registration.status).where(Registration.email == email))
+
+
+@pytest.mark.parametrize("token", ["x" * 43, "short", "a" * 200, "../../etc/passwd", "%00"])
+def test_wrong_tokens_are_404(client: FlaskClient, make_program: Callable[..., int], token: str) -> None:
+    make_program()
+    register(client, "li-ion-basics")
+    assert client.get(f"/r/{token}").status_code == 404
+
+
+HOSTILE = {
+    "empty": "",
+    "very long": "Ю" * 5000,
+    "non-Latin": "王小明 Ελένη Привет",
+    "RTL": "محمد عبد الله \u202ealert",
+    "emoji": "🔋⚡️👩🏽‍🔬",
+    "HTML": '<script>alert("x")</script><img src=x onerror=alert(1)>',
+    "CR/LF": "Name\r\nBcc: victim@example.com\r\n\r\nbody",
+    "NUL": "a\x00b",
+}
+
+
+@pytest.mark.parametrize(
+    "field", ["full_name", "email", "country", "organisation", "job_title", "language", "timezone"]
+)
+@pytest.mark.parametrize("kind", list(HOSTILE))
+def test_hostile_input_never_500_and_is_escaped(
+    app: Flask, client: FlaskClient, make_program: Callable[..., int], field: str, kind: str
+) -> None:
+    make_program()
+    value = HOSTILE[kind]
+    values = {"email": "hostile@example.com", field: value}
+    response = register(client, "li-ion-basics", **values)
+    assert response.status_code in (200, 303), response.status_code
+    body = response.get_data(as_text=True)
+    assert "<script>alert" not in body and "<img src=x" not in body
+    with app.app_context():
+        registration = db.session.scalar(select(Registration))
+        if registration is not None:
+            for column in ("full_name", "organisation", "job_title", "email"):
+                stored = getattr(registration, column)
+                assert "\r" not in stored and "\n" not in stored and "\x00" not in stored
+            token = registration.token
+        else:
+            token = None
+    if token:
+        manage = client.get(f"/r/{token}")
+        assert manage.status_code == 200
+        page = manage.get_data(as_text=True)
+        assert "<script>alert" not in page
+        if kind == "HTML" and field in ("full_name", "organisation", "job_title"):
+            assert html.escape('<script>alert("x")</script>', quote=False) in page or "&lt;script&gt;" in page
