@@ -112,6 +112,9 @@ def load(mode: str | None = None, **overrides: Any) -> dict[str, Any]:
         "MAIL_USE_SSL": _bool("MAIL_USE_SSL", False),
         "MAIL_DEFAULT_SENDER": os.environ.get("MAIL_DEFAULT_SENDER", "Rollcall <noreply@rollcall.localhost>"),
         "MAIL_TIMEOUT": _float("MAIL_TIMEOUT", 30.0),
+        # Flask-Mail would silently drop every email when TESTING is on; our tests use a
+        # real SMTP server, so sending is never suppressed.
+        "MAIL_SUPPRESS_SEND": False,
         # The right-hand side of every Message-ID we generate.
         "MAIL_MESSAGE_ID_DOMAIN": os.environ.get("MAIL_MESSAGE_ID_DOMAIN", ""),
         # Attempts before a transiently failing email is marked failed.

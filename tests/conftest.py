@@ -361,8 +361,10 @@ def start_worker(env: dict[str, str], log_path: Path, *, beat: bool = True, time
     ]  # fmt: skip
     if beat:
         command += ["--beat", "--schedule", str(log_path.with_suffix(".schedule"))]
-    log = log_path.open("wb")
-    process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    with log_path.open("wb") as log:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
     deadline = time.monotonic() + timeout
     worker = WorkerProcess(process, log_path)
     while time.monotonic() < deadline:

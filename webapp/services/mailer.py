@@ -16,7 +16,7 @@ from flask import current_app, render_template
 from flask_babel import force_locale, gettext
 from flask_mail import Connection, Message
 
-from webapp.extensions import db, mail
+from webapp.extensions import db
 from webapp.models import Email, Program, Registration
 from webapp.services import outbox
 from webapp.services.ics import build_calendar
@@ -54,7 +54,7 @@ class SMTPConnection(Connection):
 
 
 def smtp_connection() -> SMTPConnection:
-    return SMTPConnection(mail.state)  # type: ignore[attr-defined]
+    return SMTPConnection(current_app.extensions["mail"])
 
 
 @dataclass(frozen=True)
