@@ -75,7 +75,8 @@ def _parse(key: str, raw: bytes, full: bool) -> MailboxMessage:
 def list_messages(folder: str, limit: int = 200) -> list[MailboxMessage]:
     """Newest first."""
     box = _open(folder)
-    messages = [_parse(key, box.get_bytes(key), full=False) for key in box]
+    keys = list(box.keys())  # iterating a Maildir yields messages, not keys
+    messages = [_parse(key, box.get_bytes(key), full=False) for key in keys]
     messages.sort(key=lambda m: (m.date.timestamp() if m.date else 0, m.key), reverse=True)
     return messages[:limit]
 
