@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 5000
 export PORT
 
-.PHONY: run test bench lint format deps clean
+.PHONY: run test bench lint format messages deps clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Rollcall needs Python 3.11 or newer"; exit 1; }
@@ -39,6 +39,10 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+## Re-extract every translatable string into translations/messages.pot.
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F babel.cfg -k _l -k lazy_gettext -o translations/messages.pot .
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

@@ -130,6 +130,7 @@ def load(mode: str | None = None, **overrides: Any) -> dict[str, Any]:
         # The dev mailbox: where the local SMTP server stores what it receives.
         "DEV_MAILBOX_DIR": os.environ.get("DEV_MAILBOX_DIR", str(INSTANCE / "mailbox") if embedded else ""),
         "WTF_CSRF_TIME_LIMIT": _int("WTF_CSRF_TIME_LIMIT", 3600),
+        # Rate-limit counters must be shared by every web process: Redis in production.
         "RATELIMIT_STORAGE_URI": os.environ.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_ENABLED": _bool("RATELIMIT_ENABLED", mode != "testing"),
         "REGISTRATION_RATE_LIMIT": os.environ.get("REGISTRATION_RATE_LIMIT", "20 per minute;200 per hour"),
@@ -142,6 +143,7 @@ def load(mode: str | None = None, **overrides: Any) -> dict[str, Any]:
         "REMEMBER_COOKIE_SECURE": mode == "production",
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_DEFAULT_TIMEZONE": "UTC",
+        "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations"),
         # Test-only switch: with False, registration skips the program row lock, so the
         # concurrency test can prove that it is the lock that prevents overbooking.
         "REGISTRATION_CAPACITY_LOCK": True,

@@ -17,6 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import config  # noqa: E402
+from webapp.services.devmailbox import ensure_maildir  # noqa: E402
 
 
 def main() -> int:
@@ -24,7 +25,7 @@ def main() -> int:
     port = int(os.environ.get("PORT", settings["PORT"]))
     mail_port = int(settings["MAIL_PORT"])
     mailbox_dir = Path(settings["DEV_MAILBOX_DIR"] or config.INSTANCE / "mailbox")
-    mailbox_dir.mkdir(parents=True, exist_ok=True)
+    ensure_maildir(mailbox_dir)
     bin_dir = Path(sys.executable).parent
     env = {**os.environ, "PORT": str(port), "PYTHONUNBUFFERED": "1"}
     env.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{port}")

@@ -38,8 +38,14 @@ class MailboxMessage:
     attachments: list[Attachment] = field(default_factory=list)
 
 
+def ensure_maildir(folder: str | Path) -> None:
+    """Create the Maildir layout (Maildir(create=True) skips it if the folder exists)."""
+    for sub in ("cur", "new", "tmp"):
+        (Path(folder) / sub).mkdir(parents=True, exist_ok=True)
+
+
 def _open(folder: str) -> mailbox.Maildir:
-    Path(folder).mkdir(parents=True, exist_ok=True)
+    ensure_maildir(folder)
     return mailbox.Maildir(folder, factory=None, create=True)
 
 

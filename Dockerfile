@@ -1,0 +1,17 @@
+# One image for web, worker and beat; docker-compose.yml picks the command.
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 ROLLCALL_ENV=production
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY config.py ./
+COPY webapp webapp
+COPY worker worker
+COPY templates templates
+COPY static static
+COPY migrations migrations
+COPY translations translations
+RUN useradd --system --uid 1000 rollcall && mkdir -p /app/instance && chown rollcall /app/instance
+USER rollcall
+EXPOSE 8000
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--access-logfile", "-", "webapp:create_app()"]
