@@ -41,12 +41,13 @@ def parse_iso_datetime(value: str) -> datetime:
 
 
 def format_in_zone(value: datetime, zone: str, locale: str = "en", fmt: str = "medium") -> str:
-    """E.g. "Sep 28, 2022, 2:00 PM PKT" in `zone`, in `locale`'s conventions."""
+    """E.g. "Wed 28 Sep 2022, 14:00 GMT+5" (medium) or "Wednesday 28 September 2022, 14:00
+    Pakistan Standard Time" (long) in `zone`, in `locale`'s conventions."""
     tz = ZoneInfo(zone)
     pattern = {
-        "medium": "EEE d MMM y, HH:mm zzz",
-        "long": "EEEE d MMMM y, HH:mm zzz",
-        "time": "HH:mm zzz",
+        "medium": "EEE d MMM y, HH:mm O",
+        "long": "EEEE d MMMM y, HH:mm zzzz",
+        "time": "HH:mm O",
     }.get(fmt, fmt)
     try:
         return format_datetime(value, pattern, tzinfo=tz, locale=locale)
