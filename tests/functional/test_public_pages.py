@@ -9,6 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import registration_input
+from tests.functional.helpers import csrf_token, form_values
 from webapp.services.audit import Actor
 from webapp.services.registrations import register_participant
 
@@ -74,8 +75,15 @@ def test_states_full_waitlist_closed_cancelled(
     assert "Fully booked" in page and "Register now" not in page
     make_program(status="cancelled")
     assert "This program has been cancelled." in client.get("/programs/li-ion-basics").get_data(as_text=True)
+    make_program(status="published", capacity=None)
+    form_page = client.get("/programs/li-ion-basics/register").get_data(as_text=True)
     make_program(status="closed")
-    assert "Registration closed" in client.get("/programs/li-ion-basics").get_data(as_text=True)
+    page = client.get("/programs/li-ion-basics").get_data(as_text=True)
+    assert "Registration for this program is closed." in page and "Register now" not in page
+    # Submitting a form rendered before it closed is refused with the reason, values kept.
+    data = form_values(email="late@example.com") | {"csrf_token": csrf_token(form_page)}
+    body = client.post("/programs/li-ion-basics/register", data=data).get_data(as_text=True)
+    assert "Registration for this program is closed." in body and 'value="late@example.com"' in body
 
 
 def test_closing_soon(client: FlaskClient, make_program: Callable[..., int]) -> None:

@@ -70,11 +70,13 @@ def create(slug: str) -> str | BaseResponse:
             try:
                 register_participant(program.id, data, actor=Actor.participant())
             except RegistrationClosed as exc:
-                when = exc.deadline or program.registration_deadline
-                form_error = _(
-                    "Registration closed on %(when)s. We could not register you.",
-                    when=format_in_zone(when, program.timezone, locale, "long"),
-                )
+                if exc.deadline is None:
+                    form_error = _("Registration for this program is closed. We could not register you.")
+                else:
+                    form_error = _(
+                        "Registration closed on %(when)s. We could not register you.",
+                        when=format_in_zone(exc.deadline, program.timezone, locale, "long"),
+                    )
             except RegistrationNotOpen as exc:
                 form_error = _(
                     "Registration opens on %(when)s. Please come back then.",
