@@ -117,6 +117,10 @@ def load(mode: str | None = None, **overrides: Any) -> dict[str, Any]:
         "MAIL_SUPPRESS_SEND": False,
         # The right-hand side of every Message-ID we generate.
         "MAIL_MESSAGE_ID_DOMAIN": os.environ.get("MAIL_MESSAGE_ID_DOMAIN", ""),
+        # Emails handed to one task, sent over one SMTP connection.
+        "MAIL_BATCH_SIZE": _int("MAIL_BATCH_SIZE", 100),
+        # At most this many emails per second per worker process (0: no limit).
+        "MAIL_MAX_PER_SECOND": _float("MAIL_MAX_PER_SECOND", 0.0),
         # Attempts before a transiently failing email is marked failed.
         "MAIL_MAX_ATTEMPTS": _int("MAIL_MAX_ATTEMPTS", 8),
         # First retry delay in seconds; doubles on each attempt, with jitter.
@@ -127,6 +131,13 @@ def load(mode: str | None = None, **overrides: Any) -> dict[str, Any]:
         # it is enqueued again (a lost task only delays an email).
         "OUTBOX_SWEEP_SECONDS": _float("OUTBOX_SWEEP_SECONDS", 15.0),
         "OUTBOX_REQUEUE_AFTER_SECONDS": _int("OUTBOX_REQUEUE_AFTER_SECONDS", 120),
+        # How often beat looks for reminders that have fallen due.
+        "REMINDER_SCAN_SECONDS": _float("REMINDER_SCAN_SECONDS", 30.0),
+        # A (session, offset) keeps being scanned this long after it fell due, so that a
+        # registration confirmed just before that moment but committed just after it
+        # still gets its reminder. (Anyone confirmed later got the link in their
+        # confirmation instead.)
+        "REMINDER_SETTLE_SECONDS": _int("REMINDER_SETTLE_SECONDS", 120),
         # The dev mailbox: where the local SMTP server stores what it receives.
         "DEV_MAILBOX_DIR": os.environ.get("DEV_MAILBOX_DIR", str(INSTANCE / "mailbox") if embedded else ""),
         "WTF_CSRF_TIME_LIMIT": _int("WTF_CSRF_TIME_LIMIT", 3600),

@@ -78,7 +78,16 @@ class RecordingHandler:
     rcpt_replies: dict[str, str] = field(default_factory=dict)
     data_reply: str | None = None
     maildir: str | None = None
+    connections: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    async def handle_EHLO(
+        self, server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+    ) -> list[str]:
+        with self.lock:
+            self.connections += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str, options: Any) -> str:
         reply = self.rcpt_replies.get(address.lower())
@@ -99,6 +108,7 @@ class RecordingHandler:
     def reset(self) -> None:
         with self.lock:
             self.messages.clear()
+            self.connections = 0
         self.rcpt_replies.clear()
         self.data_reply = None
         self.maildir = None

@@ -7,11 +7,18 @@ from typing import Any
 
 
 def beat_schedule(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
+    sweep = float(config["OUTBOX_SWEEP_SECONDS"])
+    reminders = float(config["REMINDER_SCAN_SECONDS"])
     return {
         "sweep-outbox": {
             "task": "worker.tasks.emails.sweep_outbox",
-            "schedule": float(config["OUTBOX_SWEEP_SECONDS"]),
+            "schedule": sweep,
             # A sweep that waited longer than its interval is superseded by the next.
-            "options": {"expires": float(config["OUTBOX_SWEEP_SECONDS"])},
+            "options": {"expires": sweep},
+        },
+        "schedule-reminders": {
+            "task": "worker.tasks.emails.schedule_reminders",
+            "schedule": reminders,
+            "options": {"expires": reminders},
         },
     }

@@ -53,8 +53,8 @@ def test_the_same_task_enqueued_twice_sends_once(
         register_participant(program_id, registration_input(), actor=Actor.participant())
         email_id = db.session.scalar(select(Email.id))
         celery = app.extensions["celery"]
-        celery.send_task(DELIVER_TASK, args=[email_id])
-        celery.send_task(DELIVER_TASK, args=[email_id])
+        celery.send_task(DELIVER_TASK, args=[[email_id]])
+        celery.send_task(DELIVER_TASK, args=[[email_id]])
     assert len(_wait_for_status(app, "sent", 1)) == 1
     time.sleep(2)
     assert len(smtp.handler.messages) == 1

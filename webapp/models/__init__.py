@@ -3,7 +3,7 @@
 from webapp.models.audit import AuditEntry
 from webapp.models.emails import EMAIL_KINDS, EMAIL_STATUSES, Email
 from webapp.models.organisers import ORGANISER_ROLES, Organiser
-from webapp.models.programs import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Program, ProgramSession
+from webapp.models.programs import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Program, ProgramSession, ReminderRun
 from webapp.models.registrations import REGISTRATION_STATUSES, Registration
 from webapp.models.types import utcnow
 
@@ -20,5 +20,6 @@ __all__ = [
     "Program",
     "ProgramSession",
     "Registration",
+    "ReminderRun",
     "utcnow",
 ]

@@ -20,6 +20,10 @@ EMAIL_KINDS = (
     "already_registered",
     "cancelled",
     "rejected",
+    "reminder",
+    "session_updated",
+    "session_cancelled",
+    "program_cancelled",
 )
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -47,10 +47,16 @@ class Program(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    sessions: Mapped[list[ProgramSession]] = relationship(
+    # Every session, cancelled ones included (they keep their emails' history).
+    all_sessions: Mapped[list[ProgramSession]] = relationship(
         back_populates="program", order_by="ProgramSession.starts_at", cascade="all, delete-orphan"
     )
     registrations: Mapped[list[Registration]] = relationship(back_populates="program")
+
+    @property
+    def sessions(self) -> list[ProgramSession]:
+        """The sessions that will take place (not cancelled), in start order."""
+        return [s for s in self.all_sessions if s.cancelled_at is None]
 
     @property
     def zone(self) -> ZoneInfo:
@@ -89,10 +95,31 @@ class ProgramSession(db.Model):
     # calendars update the event instead of adding a second one.
     ics_uid: Mapped[str] = mapped_column(String(100), unique=True, default=lambda: f"{uuid.uuid4()}@rollcall")
     ics_sequence: Mapped[int] = mapped_column(default=0)
+    # When its time or link last changed: reminders that fell due before then are
+    # superseded by the "updated" email.
+    rescheduled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
-    program: Mapped[Program] = relationship(back_populates="sessions")
+    program: Mapped[Program] = relationship(back_populates="all_sessions")
 
     def __repr__(self) -> str:
         return f"<ProgramSession {self.id} {self.starts_at:%Y-%m-%d %H:%M}>"
+
+
+class ReminderRun(db.Model):
+    """One (session, offset, schedule version) whose reminders have been written to the
+    outbox. Lets the scheduler skip work already done; the emails' unique dedupe keys
+    are what make it idempotent."""
+
+    __tablename__ = "reminder_runs"
+    __table_args__ = (UniqueConstraint("session_id", "minutes", "sequence"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    minutes: Mapped[int] = mapped_column()
+    sequence: Mapped[int] = mapped_column()
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    emails_created: Mapped[int] = mapped_column(default=0)
+    completed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

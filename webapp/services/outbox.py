@@ -10,21 +10,23 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webapp.extensions import db
 from webapp.models import Email, ProgramSession, Registration, utcnow
 
 log = logging.getLogger(__name__)
 
-DELIVER_TASK = "worker.tasks.emails.deliver_email"
+DELIVER_TASK = "worker.tasks.emails.deliver_emails"
 
 
 def message_id_domain() -> str:
@@ -65,51 +67,114 @@ def queue_email(
     return email
 
 
+def queue_bulk(
+    kind: str,
+    recipients: Select[tuple[int, str]],
+    *,
+    dedupe_key: Callable[[int], str],
+    session_id: int | None = None,
+    payload: dict[str, Any] | None = None,
+) -> list[int]:
+    """Write one outbox row per (registration id, email) that `recipients` selects, in
+    one statement, skipping any whose dedupe key exists already (so running it twice,
+    or on two machines at once, promises each email once). The caller commits, then
+    calls `dispatch`. Returns the ids of the rows written."""
+    rows = db.session.execute(recipients).all()
+    if not rows:
+        return []
+    now = utcnow()
+    domain = message_id_domain()
+    values = [
+        {
+            "registration_id": registration_id,
+            "session_id": session_id,
+            "kind": kind,
+            "dedupe_key": dedupe_key(registration_id),
+            "recipient": email,
+            "status": "pending",
+            "attempts": 0,
+            "payload": payload or {},
+            "message_id": make_msgid(domain=domain),
+            "created_at": now,
+            "enqueued_at": now,
+        }
+        for registration_id, email in rows
+    ]
+    dialect = db.session.get_bind().dialect.name
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert(Email).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Email.id)
+    ids: list[int] = []
+    for start in range(0, len(values), 5000):
+        ids += list(db.session.scalars(statement, values[start : start + 5000]))
+    return ids
+
+
 def dispatch(email_ids: Iterable[int]) -> None:
-    """Ring the worker's doorbell for committed rows. Never raises: with the broker
-    down, the rows are marked as not enqueued so the next sweep sends them."""
+    """Ring the worker's doorbell for committed rows, in batches that share one SMTP
+    connection. Never raises: with the broker down, the rows are marked as not
+    enqueued so the next sweep sends them."""
     ids = list(email_ids)
     if not ids:
         return
     celery = current_app.extensions["celery"]
+    size = max(int(current_app.config["MAIL_BATCH_SIZE"]), 1)
     failed: list[int] = []
-    for email_id in ids:
+    for start in range(0, len(ids), size):
+        batch = ids[start : start + size]
         try:
-            celery.send_task(DELIVER_TASK, args=[email_id])
+            celery.send_task(DELIVER_TASK, args=[batch])
         except Exception as exc:  # the broker is down or unreachable; the sweep retries
-            log.warning("could not enqueue email %s: %s", email_id, exc)
-            failed.append(email_id)
+            log.warning("could not enqueue %d email(s): %s", len(batch), exc)
+            failed += batch
     if failed:
         try:
-            db.session.execute(update(Email).where(Email.id.in_(failed)).values(enqueued_at=None))
+            db.session.execute(
+                update(Email)
+                .where(Email.id.in_(failed))
+                .values(enqueued_at=None)
+                .execution_options(synchronize_session=False)
+            )
             db.session.commit()
         except Exception:  # the database is the source of truth; the sweep will requeue
             db.session.rollback()
-            log.exception("could not mark emails %s as not enqueued", failed)
+            log.exception("could not mark %d email(s) as not enqueued", len(failed))
 
 
-def claim(email_id: int) -> bool:
-    """Atomically take a row for delivery (pending → sending). Only one caller wins;
-    a second delivery task for the same row gets False and does nothing. Commits."""
+def claim(email_ids: list[int]) -> list[int]:
+    """Atomically take rows for delivery (pending and due → sending). Only one caller
+    wins each row: a second task for the same rows gets nothing and does nothing. On
+    PostgreSQL, rows another worker is claiming right now are skipped, not waited for.
+    Commits; returns the ids claimed, in the order given."""
+    if not email_ids:
+        return []
     now = utcnow()
-    result = db.session.execute(
-        update(Email)
-        .where(
-            Email.id == email_id,
-            Email.status == "pending",
-            or_(Email.next_attempt_at.is_(None), Email.next_attempt_at <= now),
+    due = select(Email.id).where(
+        Email.id.in_(email_ids),
+        Email.status == "pending",
+        or_(Email.next_attempt_at.is_(None), Email.next_attempt_at <= now),
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    claimed = set(
+        db.session.scalars(
+            update(Email)
+            .where(Email.id.in_(due.scalar_subquery()))
+            .values(status="sending", claimed_at=now, attempts=Email.attempts + 1)
+            .returning(Email.id)
+            .execution_options(synchronize_session=False)
         )
-        .values(status="sending", claimed_at=now, attempts=Email.attempts + 1)
-        .execution_options(synchronize_session=False)
     )
     db.session.commit()
-    return result.rowcount == 1
+    return [i for i in email_ids if i in claimed]
 
 
-def mark_sent(email_id: int, sent_at: datetime | None = None) -> None:
+def mark_sent(email_ids: list[int], sent_at: datetime | None = None) -> None:
+    """Record delivery of claimed rows. Commits."""
+    if not email_ids:
+        return
     db.session.execute(
         update(Email)
-        .where(Email.id == email_id, Email.status == "sending")
+        .where(Email.id.in_(email_ids), Email.status == "sending")
         .values(status="sent", sent_at=sent_at or utcnow(), last_error=None)
         .execution_options(synchronize_session=False)
     )

@@ -20,6 +20,7 @@ from webapp.models import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Program, P
 from webapp.services import audit
 from webapp.services.audit import Actor
 from webapp.services.errors import ProgramImportError, ProgramNotFound
+from webapp.services.outbox import dispatch
 from webapp.services.text import single_line
 from webapp.services.times import is_valid_timezone, parse_iso_datetime
 
@@ -266,15 +267,36 @@ def validate_program_data(data: Any) -> ProgramSpec:
     )
 
 
+def _match_sessions(existing: list[ProgramSession], specs: list[SessionSpec]) -> list[ProgramSession | None]:
+    """Pair each session of the file with an existing one: same title first, then the
+    remaining ones in start order. Unpaired specs are new sessions."""
+    free = list(existing)
+    matched: list[ProgramSession | None] = [None] * len(specs)
+    for index, spec in enumerate(specs):
+        same = next((s for s in free if s.title == spec.title), None)
+        if same is not None:
+            matched[index] = same
+            free.remove(same)
+    for index in range(len(specs)):
+        if matched[index] is None and free:
+            matched[index] = free.pop(0)
+    return matched
+
+
 def import_program(data: Any, *, actor: Actor) -> tuple[Program, bool]:
     """Create or update (by slug) a program and its sessions from a parsed program file.
 
     Validates everything first, so an invalid file changes nothing. Sessions are matched
-    by position (in start order): an existing session keeps its calendar UID and its
-    SEQUENCE rises when its time or link changes. Raising the capacity promotes people
-    from the waitlist. Commits; returns (program, created).
+    by title, then by start order: a matched session keeps its calendar UID and its
+    SEQUENCE rises when its time or link changes; a session no longer in the file is
+    cancelled, not deleted. Raising the capacity promotes people from the waitlist.
+    Registrants are emailed about changed and cancelled sessions and a cancelled program.
+
+    Side effects: commits once (program, sessions, audit, outbox rows), then enqueues
+    the emails. Returns (program, created).
     """
-    from webapp.services.registrations import promote_from_waitlist  # shared rule, no cycle at import
+    from webapp.services import notifications  # these two use programs' queries
+    from webapp.services.registrations import promote_from_waitlist
 
     spec = validate_program_data(data)
     program = db.session.scalar(select(Program).where(Program.slug == spec.slug).with_for_update())
@@ -282,6 +304,7 @@ def import_program(data: Any, *, actor: Actor) -> tuple[Program, bool]:
     if program is None:
         program = Program(slug=spec.slug)
         db.session.add(program)
+    was_cancelled = program.status == "cancelled"
 
     for field in (
         "title",
@@ -299,39 +322,52 @@ def import_program(data: Any, *, actor: Actor) -> tuple[Program, bool]:
     ):
         setattr(program, field, getattr(spec, field))
 
+    now = utcnow()
     existing = sorted(program.sessions, key=lambda s: s.starts_at) if not created else []
-    for index, s in enumerate(spec.sessions):
-        if index < len(existing):
-            session = existing[index]
-            changed = (
-                session.starts_at != s.starts_at
-                or session.ends_at != s.ends_at
-                or session.join_url != s.join_url
-                or session.passcode != s.passcode
-                or session.title != s.title
-            )
-            if changed:
-                session.ics_sequence += 1
-        else:
+    changed: list[tuple[ProgramSession, datetime]] = []
+    matches = _match_sessions(existing, spec.sessions)
+    for session, s in zip(matches, spec.sessions, strict=True):
+        if session is None:
             session = ProgramSession()
-            program.sessions.append(session)
+            program.all_sessions.append(session)
+        elif (session.starts_at, session.ends_at, session.join_url, session.passcode) != (
+            s.starts_at,
+            s.ends_at,
+            s.join_url,
+            s.passcode,
+        ):
+            session.ics_sequence += 1
+            session.rescheduled_at = now
+            changed.append((session, session.starts_at))
+        elif session.title != s.title:
+            session.ics_sequence += 1  # calendars show the new title; nobody is emailed
         session.title = s.title
         session.starts_at = s.starts_at
         session.ends_at = s.ends_at
         session.join_url = s.join_url
         session.passcode = s.passcode
         session.zoom_meeting_id = s.zoom_meeting_id
-    for extra in existing[len(spec.sessions) :]:
-        program.sessions.remove(extra)
+    dropped = [s for s in existing if s not in matches]
+    for session in dropped:
+        session.cancelled_at = now
+        session.ics_sequence += 1
 
     db.session.flush()
     audit.record(actor, "program.imported" if created else "program.updated", program=program)
-    email_ids = promote_from_waitlist(program, actor=actor) if not created else []
+    email_ids: list[int] = []
+    if not created:
+        if program.status == "cancelled" and not was_cancelled:
+            audit.record(actor, "program.cancelled", program=program)
+            email_ids += notifications.program_cancelled(program)
+        elif program.status != "cancelled":
+            for session, previous_start in changed:
+                email_ids += notifications.session_updated(session, previous_start)
+            for session in dropped:
+                audit.record(actor, "session.cancelled", program=program, session_id=session.id)
+                email_ids += notifications.session_cancelled(session)
+            email_ids += promote_from_waitlist(program, actor=actor)
     db.session.commit()
-    if email_ids:
-        from webapp.services.outbox import dispatch
-
-        dispatch(email_ids)
+    dispatch(email_ids)
     return program, created
 
 
