@@ -138,6 +138,8 @@ def load(mode: str | None = None, **overrides: Any) -> dict[str, Any]:
         # still gets its reminder. (Anyone confirmed later got the link in their
         # confirmation instead.)
         "REMINDER_SETTLE_SECONDS": _int("REMINDER_SETTLE_SECONDS", 120),
+        # /readyz reports not ready when the oldest due email has waited longer than this.
+        "READY_BACKLOG_SECONDS": _int("READY_BACKLOG_SECONDS", 600),
         # The dev mailbox: where the local SMTP server stores what it receives.
         "DEV_MAILBOX_DIR": os.environ.get("DEV_MAILBOX_DIR", str(INSTANCE / "mailbox") if embedded else ""),
         "WTF_CSRF_TIME_LIMIT": _int("WTF_CSRF_TIME_LIMIT", 3600),

@@ -13,8 +13,9 @@ from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
 from webapp.extensions import db
-from webapp.models import Organiser
+from webapp.models import EMAIL_STATUSES, Organiser
 from webapp.services import organisers as organiser_service
+from webapp.services import outbox
 from webapp.services import programs as program_service
 from webapp.services.audit import Actor
 from webapp.services.errors import ProgramImportError
@@ -26,6 +27,7 @@ def register(app: Flask) -> None:
     app.cli.add_command(programs_group)
     app.cli.add_command(seed_demo_command)
     app.cli.add_command(organisers_group)
+    app.cli.add_command(emails_group)
 
 
 programs_group = AppGroup("programs", help="Create and update training programs.")
@@ -105,3 +107,35 @@ def create_organiser_command(email: str, name: str, admin: bool, password_stdin:
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"Created {organiser.role} {organiser.email}.")
+
+
+emails_group = AppGroup("emails", help="See and retry the outbox.")
+
+
+@emails_group.command("status")
+def emails_status_command() -> None:
+    """Counts by status and kind, and the age of the oldest waiting email."""
+    counts = outbox.status_counts()
+    statuses = [s for s in EMAIL_STATUSES if any(st == s for _, st in counts)]
+    kinds = sorted({kind for kind, _ in counts})
+    if not counts:
+        click.echo("The outbox is empty.")
+    else:
+        width = max(len(k) for k in [*kinds, "kind", "total"])
+        click.echo("kind".ljust(width) + "".join(s.rjust(10) for s in statuses))
+        for kind in kinds:
+            click.echo(kind.ljust(width) + "".join(str(counts.get((kind, s), 0)).rjust(10) for s in statuses))
+        click.echo(
+            "total".ljust(width)
+            + "".join(str(sum(c for (_, st), c in counts.items() if st == s)).rjust(10) for s in statuses)
+        )
+    age = outbox.oldest_pending_age()
+    click.echo("Oldest waiting email: " + ("none" if age is None else f"{int(age.total_seconds())} s old"))
+
+
+@emails_group.command("retry")
+@click.option("--id", "email_ids", type=int, multiple=True, help="Only this email (repeatable).")
+def emails_retry_command(email_ids: tuple[int, ...]) -> None:
+    """Return failed emails to pending and enqueue them."""
+    ids = outbox.retry_failed(list(email_ids) or None)
+    click.echo(f"Queued {len(ids)} failed email(s) for another round of attempts.")

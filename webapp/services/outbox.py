@@ -17,7 +17,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -255,3 +255,40 @@ def sweep_outbox(limit: int = 1000) -> dict[str, int]:
     db.session.commit()
     dispatch(ids)
     return {"reclaimed": reclaimed or 0, "enqueued": len(ids)}
+
+
+def status_counts() -> dict[tuple[str, str], int]:
+    """(kind, status) → number of rows."""
+    rows = db.session.execute(select(Email.kind, Email.status, func.count()).group_by(Email.kind, Email.status))
+    return {(kind, status): count for kind, status, count in rows}
+
+
+def oldest_pending_age(now: datetime | None = None) -> timedelta | None:
+    """How long the oldest due, undelivered row has been waiting (None: nothing waits)."""
+    now = now or utcnow()
+    oldest = db.session.scalar(
+        select(func.min(Email.created_at)).where(
+            Email.status.in_(("pending", "sending")),
+            or_(Email.next_attempt_at.is_(None), Email.next_attempt_at <= now),
+        )
+    )
+    return now - oldest if oldest is not None else None
+
+
+def retry_failed(email_ids: list[int] | None = None) -> list[int]:
+    """Return failed rows (all, or those given) to pending for a fresh round of
+    attempts, then enqueue them. Commits; returns the ids."""
+    query = select(Email.id).where(Email.status == "failed")
+    if email_ids:
+        query = query.where(Email.id.in_(email_ids))
+    ids = list(db.session.scalars(query))
+    if ids:
+        db.session.execute(
+            update(Email)
+            .where(Email.id.in_(ids))
+            .values(status="pending", attempts=0, next_attempt_at=None, enqueued_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+    db.session.commit()
+    dispatch(ids)
+    return ids
