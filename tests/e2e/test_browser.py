@@ -1,0 +1,348 @@
+"""End to end in headless Chromium: register for the demo program, then read the email.
+
+The application runs on a live werkzeug server in a thread (PostgreSQL and Redis from the
+fixtures), a real `celery -A worker worker --beat` process delivers the email to the
+SMTP fixture, and the SMTP fixture files it in the Maildir that /dev/mailbox reads.
+
+Needs Debian's Chromium at /usr/bin/chromium (driven by Playwright with
+`executable_path`; `playwright install` is never used). With CI=true a missing browser
+fails the run; elsewhere these tests are skipped.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import struct
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from tests.conftest import IN_CI, SMTPServer, WorkerProcess
+from webapp.extensions import db
+from webapp.models import Registration
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Response
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+    "--disable-quic",
+]
+DEMO_SLUG = "lithium-ion-batteries-demo"
+DEMO_TITLE = "Powering Belt and Road: Lithium-ion batteries"
+ZOOM_URL = "https://zoom.us/j/81234567890"
+PASSCODE = "liion6"
+TIMEOUT_MS = 15_000
+MAIL_TIMEOUT_S = 30.0
+
+
+# --- fixtures ----------------------------------------------------------------------
+
+
+@dataclass
+class LiveServer:
+    url: str
+    server: BaseWSGIServer
+    thread: threading.Thread
+
+
+@pytest.fixture
+def live_server(app: Flask, smtp: SMTPServer) -> Iterator[LiveServer]:
+    """The `app` fixture's application served over HTTP on 127.0.0.1, in a thread.
+
+    Messages the SMTP fixture receives are filed in the app's DEV_MAILBOX_DIR, so the
+    /dev/mailbox pages show what the worker sent."""
+    smtp.handler.maildir = app.config["DEV_MAILBOX_DIR"]
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    url = f"http://127.0.0.1:{server.port}"
+    app.config["PUBLIC_BASE_URL"] = url
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    try:
+        yield LiveServer(url, server, thread)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def demo(app: Flask) -> str:
+    """The demo program (`seed_demo`), published and open; returns its slug."""
+    from webapp.services.audit import Actor
+    from webapp.services.programs import seed_demo
+
+    with app.app_context():
+        program = seed_demo(actor=Actor.system())
+        assert program.slug == DEMO_SLUG
+        return program.slug
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Headless Debian Chromium through Playwright, closed after the test. (Tests list it
+    first, so a missing browser skips them before the services are set up.)"""
+    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)) and not shutil.which(CHROMIUM):
+        if IN_CI:
+            pytest.fail(f"Chromium is required in CI but {CHROMIUM} is missing", pytrace=False)
+        pytest.skip(f"Chromium is not installed at {CHROMIUM}")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        if IN_CI:
+            pytest.fail("the playwright package is required in CI", pytrace=False)
+        pytest.skip("the playwright package is not installed")
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS, timeout=60_000, handle_sigint=False
+        )
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+@dataclass
+class PageProblems:
+    """Server errors, uncaught script errors and console errors seen by a page."""
+
+    server_errors: list[str] = field(default_factory=list)
+    script_errors: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+
+    def watch(self, page: Page) -> None:
+        page.on("response", self._on_response)
+        page.on("pageerror", lambda error: self.script_errors.append(str(error)))
+        page.on("console", self._on_console)
+
+    def _on_response(self, response: Response) -> None:
+        if response.status >= 500:
+            self.server_errors.append(f"{response.status} {response.request.method} {response.url}")
+
+    def _on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.console_errors.append(f"{message.text} at {message.location.get('url', '')}")
+
+    def assert_none(self) -> None:
+        assert not self.server_errors, self.server_errors
+        assert not self.script_errors, self.script_errors
+        assert not self.console_errors, self.console_errors
+
+
+def _new_page(browser: Browser, problems: PageProblems, **context_options: Any) -> tuple[BrowserContext, Page]:
+    context = browser.new_context(locale="en-US", **context_options)
+    context.set_default_timeout(TIMEOUT_MS)
+    context.set_default_navigation_timeout(TIMEOUT_MS)
+    page = context.new_page()
+    problems.watch(page)
+    return context, page
+
+
+# --- helpers -----------------------------------------------------------------------
+
+
+def _open_message(page: Page, base_url: str, subject: re.Pattern[str], log: WorkerProcess) -> None:
+    """Reload /dev/mailbox until a message whose subject matches arrives, then open it."""
+    deadline = time.monotonic() + MAIL_TIMEOUT_S
+    while True:
+        response = page.goto(f"{base_url}/dev/mailbox/")
+        assert response is not None and response.status == 200
+        link = page.locator("table.mailbox").get_by_role("link", name=subject)
+        if link.count() > 0:
+            break
+        if time.monotonic() > deadline:
+            pytest.fail(f"no message matching {subject.pattern!r} in /dev/mailbox; worker log:\n{log.log()}")
+        time.sleep(0.5)
+    assert link.count() == 1, f"expected exactly one matching message, found {link.count()}"
+    link.click()
+    page.wait_for_load_state()
+
+
+def _png_size(path: Path) -> tuple[int, int]:
+    header = path.read_bytes()[:24]
+    assert header[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG file"
+    width, height = struct.unpack(">II", header[16:24])
+    return width, height
+
+
+# --- tests -------------------------------------------------------------------------
+
+
+@pytest.mark.worker
+def test_register_for_the_demo_and_find_the_zoom_link_in_the_mailbox(
+    browser: Browser, app: Flask, live_server: LiveServer, demo: str, celery_worker: WorkerProcess, smtp: SMTPServer
+) -> None:
+    from playwright.sync_api import expect
+
+    problems = PageProblems()
+    context, page = _new_page(browser, problems, timezone_id="Europe/Istanbul")
+    try:
+        # The program page, with the session time also shown in the browser's zone.
+        response = page.goto(f"{live_server.url}/programs/{demo}")
+        assert response is not None and response.status == 200
+        expect(page.get_by_role("heading", level=1)).to_have_text(DEMO_TITLE)
+        expect(page.locator(".local-time").first).to_contain_text("Europe/Istanbul")
+
+        page.get_by_role("link", name="Register now").click()
+        expect(page).to_have_url(re.compile(rf"/programs/{demo}/register$"))
+        expect(page.get_by_role("heading", level=1)).to_have_text("Register")
+
+        # The browser's zone is preselected; the language follows navigator.language.
+        expect(page.locator("#timezone")).to_have_value("Europe/Istanbul")
+        expect(page.locator("#language")).to_have_value("en")
+
+        page.get_by_label("Full name", exact=True).fill("Ayşe Yılmaz")
+        page.get_by_label("Email address", exact=True).fill("ayse@example.com")
+        page.get_by_label("Country", exact=True).select_option(value="TR")
+        page.get_by_label("Organisation", exact=True).fill("İstanbul Enerji A.Ş.")
+        page.get_by_label("Job title", exact=True).fill("Mühendis")
+        page.get_by_role("checkbox").check()
+        expect(page.locator("#timezone")).to_have_value("Europe/Istanbul")
+
+        with page.expect_response(lambda r: r.request.method == "POST") as posted:
+            page.get_by_role("button", name="Register", exact=True).click()
+        assert posted.value.status == 303
+        expect(page).to_have_url(re.compile(rf"/programs/{demo}/registered$"))
+        expect(page.get_by_role("heading", level=1)).to_have_text("Check your inbox")
+        expect(page.get_by_text("It goes to ayse@example.com.")).to_be_visible()
+        assert "zoom.us" not in page.content()
+        assert PASSCODE not in page.content()
+
+        # What the form stored: the browser's zone, the non-Latin name intact.
+        with app.app_context():
+            registration = db.session.scalars(select(Registration)).one()
+            assert registration.full_name == "Ayşe Yılmaz"
+            assert registration.timezone == "Europe/Istanbul"
+            assert registration.country == "TR"
+            assert registration.status == "confirmed"
+
+        # The worker sends the confirmation; the mailbox shows it.
+        _open_message(page, live_server.url, re.compile(r"You are registered"), celery_worker)
+        expect(page.get_by_role("heading", level=1)).to_contain_text("You are registered")
+        expect(page.get_by_role("heading", level=1)).to_contain_text(DEMO_TITLE)
+        expect(page.locator("dl.details")).to_contain_text("Ayşe Yılmaz")
+        expect(page.locator("dl.details")).to_contain_text("ayse@example.com")
+
+        text_part = page.locator("pre.mail-text").first
+        expect(text_part).to_contain_text("Dear Ayşe Yılmaz,")
+        expect(text_part).to_contain_text(ZOOM_URL)
+        expect(text_part).to_contain_text(PASSCODE)
+
+        attachment = page.get_by_role("link", name="invite.ics", exact=True)
+        expect(attachment).to_be_visible()
+        expect(attachment).to_have_attribute("href", re.compile(r"/attachments/\d+$"))
+
+        # The HTML part is shown too, in its sandboxed frame.
+        expect(page.frame_locator("iframe.mail-html").locator("body")).to_contain_text(ZOOM_URL)
+
+        problems.assert_none()
+    finally:
+        page.close()
+        context.close()
+
+    assert len(smtp.handler.messages) == 1, celery_worker.log()
+
+
+def test_empty_form_shows_errors_by_the_fields_and_the_program_page_fits_a_phone(
+    browser: Browser, live_server: LiveServer, demo: str, tmp_path: Path
+) -> None:
+    from playwright.sync_api import expect
+
+    problems = PageProblems()
+    context, page = _new_page(browser, problems, timezone_id="Europe/Istanbul")
+    try:
+        page.goto(f"{live_server.url}/programs/{demo}/register")
+        expect(page.locator("#timezone")).to_have_value("Europe/Istanbul")
+
+        # Submitted empty: the same page again, each error next to its field.
+        with page.expect_response(lambda r: r.request.method == "POST") as posted:
+            page.get_by_role("button", name="Register", exact=True).click()
+        assert posted.value.status == 200
+        page.wait_for_load_state()
+        expect(page.locator("#form-error")).to_have_text("Please correct the highlighted fields below.")
+        expected = {
+            "full_name": "Please enter your name.",
+            "email": "Please enter your email address.",
+            "country": "Please choose your country.",
+            "consent": "Please agree to this so we can register you.",
+        }
+        for name, message in expected.items():
+            error = page.locator(f"#{name}-error")
+            expect(error).to_have_text(message)
+            # Inside the field's own wrapper, and announced with the input.
+            wrapper = page.locator(".field.has-error").filter(has=page.locator(f"#{name}"))
+            expect(wrapper.locator(f"#{name}-error")).to_have_count(1)
+            expect(page.locator(f"#{name}")).to_have_attribute("aria-invalid", "true")
+            expect(page.locator(f"#{name}")).to_have_attribute("aria-describedby", re.compile(rf"\b{name}-error\b"))
+        expect(page.locator("#organisation-error")).to_have_count(0)
+
+        # Some values typed, one wrong: what was typed stays, only the rest is flagged.
+        page.get_by_label("Full name", exact=True).fill("Ayşe Yılmaz")
+        page.get_by_label("Email address", exact=True).fill("not-an-email")
+        page.get_by_label("Organisation", exact=True).fill("İstanbul Enerji A.Ş.")
+        with page.expect_response(lambda r: r.request.method == "POST") as posted:
+            page.get_by_role("button", name="Register", exact=True).click()
+        assert posted.value.status == 200
+        page.wait_for_load_state()
+        expect(page.locator("#full_name")).to_have_value("Ayşe Yılmaz")
+        expect(page.locator("#email")).to_have_value("not-an-email")
+        expect(page.locator("#organisation")).to_have_value("İstanbul Enerji A.Ş.")
+        expect(page.locator("#timezone")).to_have_value("Europe/Istanbul")
+        expect(page.locator("#full_name-error")).to_have_count(0)
+        expect(page.locator("#email-error")).to_have_text("Please enter a valid email address, like name@example.com.")
+        expect(page.locator("#country-error")).to_be_visible()
+        expect(page.locator("#consent-error")).to_be_visible()
+        problems.assert_none()
+    finally:
+        page.close()
+        context.close()
+
+    # The program page on a phone: no sideways scrolling, the Register link in view.
+    phone_problems = PageProblems()
+    context, page = _new_page(
+        browser,
+        phone_problems,
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=2,
+        is_mobile=True,
+        has_touch=True,
+    )
+    try:
+        response = page.goto(f"{live_server.url}/programs/{demo}")
+        assert response is not None and response.status == 200
+        register = page.get_by_role("link", name="Register now")
+        expect(register).to_be_visible()
+        screenshot = tmp_path / "program-phone.png"
+        page.screenshot(path=str(screenshot), full_page=True)
+        assert screenshot.is_file() and screenshot.stat().st_size > 0
+        width, _height = _png_size(screenshot)
+        assert width == 390 * 2
+
+        scroll_width = page.evaluate("document.documentElement.scrollWidth")
+        assert scroll_width <= 390, f"the page scrolls sideways on a phone: scrollWidth={scroll_width}"
+        box = register.bounding_box()
+        assert box is not None
+        assert box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+        phone_problems.assert_none()
+    finally:
+        page.close()
+        context.close()
