@@ -157,3 +157,31 @@ def test_server_going_away_returns_the_rest_of_the_batch_to_pending(
         rows = list(db.session.scalars(select(Email)))
         assert all(r.status == "pending" and r.next_attempt_at is not None for r in rows)
         assert all("421" in (r.last_error or "") for r in rows)
+
+
+def test_reminder_says_which_session_when_and_how_to_join(
+    app: Flask, smtp: SMTPServer, make_program: Callable[..., int]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from webapp.services.reminders import schedule_due_reminders
+
+    program_id = make_program()
+    with app.app_context():
+        register_participant(program_id, registration_input(timezone="America/Sao_Paulo"), actor=Actor.participant())
+    _deliver_pending(app)  # the confirmation
+    smtp.handler.reset()
+    with app.app_context():
+        session = db.session.scalar(select(ProgramSession))
+        uid, starts = session.ics_uid, session.starts_at
+        assert schedule_due_reminders(now=starts - timedelta(hours=24))["emails"] == 1
+    assert starts > datetime.now(UTC)
+    assert list(_deliver_pending(app).values()) == ["sent"]
+    message = _parse(smtp.handler.messages[0].content)
+    assert message["Subject"].startswith("Reminder: Webinar starts ")
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    assert "Brasilia Standard Time" in text and "Pakistan Standard Time" in text
+    assert "https://zoom.us/j/81234567890" in text and "liion6" in text
+    assert "http://rollcall.test/r/" in text
+    [event] = _ics(message).walk("VEVENT")
+    assert str(event["UID"]) == uid
