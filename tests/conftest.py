@@ -278,23 +278,31 @@ def program_data(**overrides: Any) -> dict[str, Any]:
         "description": "## Topics\n- cells\n- packs",
         "organiser": "BTBU-ECOSF Joint Training Center",
         "timezone": "Asia/Karachi",
-        "registration_deadline": (now + timedelta(days=8)).isoformat(),
         "capacity": None,
         "waitlist": False,
         "approval_required": False,
         "status": "published",
+        **starting_at(starts, deadline=now + timedelta(days=8)),
+    }
+    data.update(overrides)
+    return data
+
+
+def starting_at(starts: datetime, *, deadline: datetime | None = None, hours: float = 2) -> dict[str, Any]:
+    """Program-file overrides for one session at `starts` (registration closing at
+    `deadline`, by default an hour before)."""
+    return {
+        "registration_deadline": (deadline or starts - timedelta(hours=1)).isoformat(),
         "sessions": [
             {
                 "title": "Webinar",
                 "starts_at": starts.isoformat(),
-                "ends_at": (starts + timedelta(hours=2)).isoformat(),
+                "ends_at": (starts + timedelta(hours=hours)).isoformat(),
                 "join_url": "https://zoom.us/j/81234567890",
                 "passcode": "liion6",
             }
         ],
     }
-    data.update(overrides)
-    return data
 
 
 @pytest.fixture
@@ -312,21 +320,22 @@ def make_program(app: Flask) -> Callable[..., int]:
     return factory
 
 
+# A typical participant, as the form and the service take them.
+PARTICIPANT: dict[str, Any] = {
+    "full_name": "Ayesha Khan",
+    "email": "ayesha@example.com",
+    "country": "PK",
+    "organisation": "Lahore Battery Works",
+    "job_title": "Founder",
+    "language": "en",
+    "timezone": "Asia/Karachi",
+}
+
+
 def registration_input(**overrides: Any) -> Any:
     from webapp.services.registrations import RegistrationInput
 
-    values: dict[str, Any] = {
-        "full_name": "Ayesha Khan",
-        "email": "ayesha@example.com",
-        "country": "PK",
-        "organisation": "Lahore Battery Works",
-        "job_title": "Founder",
-        "language": "en",
-        "timezone": "Asia/Karachi",
-        "consent": True,
-    }
-    values.update(overrides)
-    return RegistrationInput(**values)
+    return RegistrationInput(**(PARTICIPANT | {"consent": True} | overrides))
 
 
 # --- a real Celery worker --------------------------------------------------------------

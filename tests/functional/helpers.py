@@ -7,6 +7,8 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from tests.conftest import PARTICIPANT
+
 _CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
@@ -17,17 +19,8 @@ def csrf_token(html: str) -> str:
 
 
 def form_values(**overrides: Any) -> dict[str, Any]:
-    values: dict[str, Any] = {
-        "full_name": "Ayesha Khan",
-        "email": "ayesha@example.com",
-        "country": "PK",
-        "organisation": "Lahore Battery Works",
-        "job_title": "Founder",
-        "language": "en",
-        "timezone": "Asia/Karachi",
-        "consent": "y",
-    }
-    values.update(overrides)
+    """The form fields for `PARTICIPANT`; an override of None leaves a field out."""
+    values = PARTICIPANT | {"consent": "y"} | overrides
     return {k: v for k, v in values.items() if v is not None}
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import registration_input
+from tests.conftest import registration_input, starting_at
 from tests.functional.helpers import csrf_token, form_values
 from webapp.services.audit import Actor
 from webapp.services.registrations import register_participant
@@ -19,19 +19,7 @@ def test_list_shows_published_upcoming_first_and_hides_drafts(
 ) -> None:
     make_program(slug="later", title="Later program")
     soon = datetime.now(UTC) + timedelta(days=3)
-    make_program(
-        slug="sooner",
-        title="Sooner program",
-        registration_deadline=(soon - timedelta(days=1)).isoformat(),
-        sessions=[
-            {
-                "title": "S",
-                "starts_at": soon.isoformat(),
-                "ends_at": (soon + timedelta(hours=1)).isoformat(),
-                "join_url": "https://zoom.us/j/5",
-            }
-        ],
-    )
+    make_program(slug="sooner", title="Sooner program", **starting_at(soon, deadline=soon - timedelta(days=1)))
     make_program(slug="secret-draft", title="Draft program", status="draft")
     page = client.get("/").get_data(as_text=True)
     assert page.index("Sooner program") < page.index("Later program")

@@ -12,6 +12,7 @@ from flask.testing import FlaskClient
 from icalendar import Calendar
 from sqlalchemy import func, select
 
+from tests.conftest import starting_at
 from tests.functional.helpers import csrf_token, form_values, register
 from webapp.extensions import db
 from webapp.models import Email, Registration
@@ -93,17 +94,7 @@ def test_deadline_passed_between_render_and_submit(
 ) -> None:
     deadline = datetime.now(UTC) + timedelta(seconds=1)
     starts = deadline + timedelta(days=2)
-    make_program(
-        registration_deadline=deadline.isoformat(),
-        sessions=[
-            {
-                "title": "W",
-                "starts_at": starts.isoformat(),
-                "ends_at": (starts + timedelta(hours=1)).isoformat(),
-                "join_url": "https://zoom.us/j/1",
-            }
-        ],
-    )
+    make_program(**starting_at(starts, deadline=deadline))
     page = client.get("/programs/li-ion-basics/register").get_data(as_text=True)
     import time
 

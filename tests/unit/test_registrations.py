@@ -11,7 +11,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from tests.conftest import program_data, registration_input
+from tests.conftest import program_data, registration_input, starting_at
 from webapp.extensions import db
 from webapp.models import AuditEntry, Email, Registration
 from webapp.services.audit import Actor
@@ -150,19 +150,7 @@ def non_utc_server_zone() -> Iterator[None]:
 
 
 def _program_with_deadline(deadline: datetime, **overrides: object) -> int:
-    starts = deadline + timedelta(days=2)
-    return _program(
-        registration_deadline=deadline.astimezone(UTC).isoformat(),
-        sessions=[
-            {
-                "title": "Webinar",
-                "starts_at": starts.isoformat(),
-                "ends_at": (starts + timedelta(hours=2)).isoformat(),
-                "join_url": "https://zoom.us/j/1",
-            }
-        ],
-        **overrides,
-    )
+    return _program(**starting_at(deadline + timedelta(days=2), deadline=deadline.astimezone(UTC)), **overrides)
 
 
 def test_deadline_one_second_before_is_open(ctx: Flask, non_utc_server_zone: None) -> None:

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select, update
 
-from tests.conftest import program_data, registration_input
+from tests.conftest import program_data, registration_input, starting_at
 from webapp.extensions import db
 from webapp.models import Email, Registration, ReminderRun
 from webapp.services.audit import Actor
@@ -22,20 +22,8 @@ from webapp.services.reminders import schedule_due_reminders
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-def _program_at(starts: datetime, **overrides: object) -> int:
-    values: dict[str, object] = {
-        "timezone": "Europe/Berlin",
-        "registration_deadline": (starts - timedelta(hours=1)).isoformat(),
-        "sessions": [
-            {
-                "title": "Webinar",
-                "starts_at": starts.isoformat(),
-                "ends_at": (starts + timedelta(hours=2)).isoformat(),
-                "join_url": "https://zoom.us/j/1",
-            }
-        ],
-    }
-    data = program_data(**(values | overrides))
+def _program_at(starts: datetime, deadline: datetime | None = None) -> int:
+    data = program_data(timezone="Europe/Berlin", **starting_at(starts, deadline=deadline))
     program, _ = import_program(data, actor=Actor.system())
     return program.id
 
@@ -110,7 +98,7 @@ def test_late_registrant_is_skipped_and_cancelled_get_nothing(ctx: Flask) -> Non
 
 def test_reminder_that_can_no_longer_arrive_in_time_expires(ctx: Flask, smtp: object) -> None:
     starts = datetime.now(UTC) + timedelta(seconds=2)
-    program_id = _program_at(starts, registration_deadline=(starts - timedelta(seconds=1)).isoformat())
+    program_id = _program_at(starts, deadline=starts - timedelta(seconds=1))
     _confirm_at(program_id, "a@example.com", datetime.now(UTC) - timedelta(days=2))
     schedule_due_reminders(now=starts - timedelta(minutes=30))
     ids = list(db.session.scalars(select(Email.id).where(Email.kind == "reminder")))
@@ -128,18 +116,8 @@ def test_rescheduled_session_gets_an_update_and_reminders_follow_the_new_time(ct
     program_id = _program_at(starts)
     _confirm_at(program_id, "a@example.com", datetime.now(UTC) - timedelta(days=1))
     moved = starts + timedelta(days=2)
-    data = program_data(
-        timezone="Europe/Berlin",
-        registration_deadline=(starts - timedelta(hours=1)).isoformat(),
-        sessions=[
-            {
-                "title": "Webinar",
-                "starts_at": moved.isoformat(),
-                "ends_at": (moved + timedelta(hours=2)).isoformat(),
-                "join_url": "https://zoom.us/j/2",
-            }
-        ],
-    )
+    data = program_data(timezone="Europe/Berlin", **starting_at(moved, deadline=starts - timedelta(hours=1)))
+    data["sessions"][0]["join_url"] = "https://zoom.us/j/2"
     import_program(data, actor=Actor.system())
     [update_email] = db.session.scalars(select(Email).where(Email.kind == "session_updated"))
     assert update_email.recipient == "a@example.com"

@@ -29,6 +29,7 @@ from tests.conftest import (
     free_port,
     registration_input,
     start_worker,
+    starting_at,
     stop_worker,
     worker_env,
 )
@@ -225,18 +226,7 @@ def test_worker_sigkilled_during_a_2000_recipient_fan_out(
     from tests.conftest import flush_redis
 
     starts = datetime.now(UTC) + timedelta(minutes=40)
-    program_id = make_program(
-        registration_deadline=(starts - timedelta(minutes=5)).isoformat(),
-        reminders=["1h"],
-        sessions=[
-            {
-                "title": "Webinar",
-                "starts_at": starts.isoformat(),
-                "ends_at": (starts + timedelta(hours=1)).isoformat(),
-                "join_url": "https://zoom.us/j/1",
-            }
-        ],
-    )
+    program_id = make_program(reminders=["1h"], **starting_at(starts, deadline=starts - timedelta(minutes=5)))
     with app.app_context():
         _bulk_confirmed(program_id, 2000)
     flush_redis(redis_url)
@@ -283,18 +273,7 @@ def test_two_beats_and_a_task_enqueued_twice_send_one_email(
     from webapp.services.outbox import DELIVER_TASK
 
     starts = datetime.now(UTC) + timedelta(minutes=30)
-    program_id = make_program(
-        registration_deadline=(starts - timedelta(minutes=5)).isoformat(),
-        reminders=["1h"],
-        sessions=[
-            {
-                "title": "Webinar",
-                "starts_at": starts.isoformat(),
-                "ends_at": (starts + timedelta(hours=1)).isoformat(),
-                "join_url": "https://zoom.us/j/1",
-            }
-        ],
-    )
+    program_id = make_program(reminders=["1h"], **starting_at(starts, deadline=starts - timedelta(minutes=5)))
     with app.app_context():
         _bulk_confirmed(program_id, 20)
         register_participant(program_id, registration_input(email="late@example.com"), actor=Actor.participant())
