@@ -18,12 +18,13 @@ def build_calendar(
     *,
     method: str = "PUBLISH",
     include_link: bool,
-    manage_url: str | None = None,
 ) -> bytes:
     """One VCALENDAR with a VEVENT per session.
 
     `include_link` puts the join link and passcode in the event: only for confirmed
-    registrants (Rule 5). METHOD:CANCEL marks the events cancelled.
+    registrants (Rule 5). METHOD:CANCEL marks the events cancelled. The self-service
+    link is deliberately left out: calendars are often shared, and it is a secret.
+    The result depends only on the sessions, so one file serves a whole batch.
     """
     calendar = Calendar()
     calendar.add("prodid", "-//Rollcall//Training programs//EN")
@@ -46,8 +47,6 @@ def build_calendar(
             lines.append(f"Join: {session.join_url}")
             if session.passcode:
                 lines.append(f"Passcode: {session.passcode}")
-        if manage_url:
-            lines.append(f"Your registration: {manage_url}")
         event.add("description", "\n".join(lines))
         event.add("status", "CANCELLED" if method == "CANCEL" else "CONFIRMED")
         calendar.add_component(event)

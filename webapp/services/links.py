@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
-from flask import current_app, url_for
+from flask import current_app
+from werkzeug.routing import MapAdapter
 
 
 def public_base_url() -> str:
@@ -17,10 +19,22 @@ def public_base_url() -> str:
     return f"http://127.0.0.1:{current_app.config.get('PORT', 5000)}"
 
 
+def _adapter() -> MapAdapter:
+    """The URL map bound to the public base URL, built once per app and base URL
+    (emails build thousands of links; a request context per link is too slow)."""
+    cache: dict[str, MapAdapter] = current_app.extensions.setdefault("public_url_adapters", {})
+    base = public_base_url()
+    adapter = cache.get(base)
+    if adapter is None:
+        parts = urlsplit(base)
+        adapter = current_app.url_map.bind(parts.netloc, script_name=parts.path or "/", url_scheme=parts.scheme)
+        cache[base] = adapter
+    return adapter
+
+
 def external_url(endpoint: str, **values: Any) -> str:
     """`url_for(endpoint, **values)` as an absolute URL on the public base URL."""
-    with current_app.test_request_context("/", base_url=public_base_url()):
-        return url_for(endpoint, _external=True, **values)
+    return _adapter().build(endpoint, values, force_external=True)
 
 
 def manage_url(token: str) -> str:

@@ -40,6 +40,7 @@ def parse_iso_datetime(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
+@lru_cache(maxsize=8192)
 def format_in_zone(value: datetime, zone: str, locale: str = "en", fmt: str = "medium") -> str:
     """E.g. "Wed 28 Sep 2022, 14:00 GMT+5" (medium) or "Wednesday 28 September 2022, 14:00
     Pakistan Standard Time" (long) in `zone`, in `locale`'s conventions."""
@@ -55,6 +56,7 @@ def format_in_zone(value: datetime, zone: str, locale: str = "en", fmt: str = "m
         return format_datetime(value, pattern, tzinfo=tz, locale="en")
 
 
+@lru_cache(maxsize=2048)
 def zone_label(zone: str, locale: str = "en") -> str:
     """A person's name for a zone, e.g. "Pakistan Time (Asia/Karachi)"."""
     try:

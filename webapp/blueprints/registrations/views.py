@@ -26,7 +26,6 @@ from webapp.models import Registration
 from webapp.services.audit import Actor
 from webapp.services.errors import ProgramFull, ProgramNotFound, RegistrationClosed, RegistrationNotOpen
 from webapp.services.ics import build_calendar
-from webapp.services.links import manage_url
 from webapp.services.locales import country_name
 from webapp.services.mailer import session_views
 from webapp.services.programs import availability, get_public_program
@@ -169,7 +168,6 @@ def calendar(token: str, session_id: int) -> Response:
         [program_session],
         method="CANCEL" if cancelled else "PUBLISH",
         include_link=registration.status == "confirmed",
-        manage_url=manage_url(token),
     )
     return Response(
         body,
