@@ -35,8 +35,14 @@ def test_dashboard_requires_sign_in(client: FlaskClient) -> None:
 def test_sign_in_shows_programs_with_counts(
     client: FlaskClient, organiser: str, make_program: Callable[..., int]
 ) -> None:
-    make_program(capacity=10)
+    program_id = make_program(capacity=10)
     register(client, "li-ion-basics")
+    with client.application.app_context():
+        from webapp.extensions import db
+        from webapp.models import Organiser, Program
+        from webapp.services.access import assign_program
+
+        assign_program(db.session.get(Organiser, 1), db.session.get(Program, program_id))
     response = _login(client, organiser, PASSWORD)
     assert response.status_code == 303 and response.headers["Location"].endswith("/organiser/")
     page = client.get("/organiser/").get_data(as_text=True)

@@ -4,14 +4,26 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from sqlalchemy import CheckConstraint, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
 from webapp.models.types import UTCDateTime, utcnow
 
+if TYPE_CHECKING:
+    from webapp.models.programs import Program
+
 ORGANISER_ROLES = ("admin", "organiser")
+
+# Which programs an organiser (role "organiser") may see and manage. Admins see all.
+program_organisers = Table(
+    "program_organisers",
+    db.metadata,
+    Column("program_id", ForeignKey("programs.id", ondelete="CASCADE"), primary_key=True),
+    Column("organiser_id", ForeignKey("organisers.id", ondelete="CASCADE"), primary_key=True),
+)
 
 
 class Organiser(db.Model):
@@ -28,6 +40,8 @@ class Organiser(db.Model):
     session_token: Mapped[str] = mapped_column(String(64), default=lambda: secrets.token_urlsafe(32))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    programs: Mapped[list[Program]] = relationship(secondary=program_organisers, back_populates="organisers")
 
     # Flask-Login protocol
     @property

@@ -14,6 +14,7 @@ from webapp.extensions import db
 from webapp.models.types import JSONType, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
+    from webapp.models.organisers import Organiser
     from webapp.models.registrations import Registration
 
 PROGRAM_STATUSES = ("draft", "published", "closed", "cancelled", "archived")
@@ -52,6 +53,7 @@ class Program(db.Model):
         back_populates="program", order_by="ProgramSession.starts_at", cascade="all, delete-orphan"
     )
     registrations: Mapped[list[Registration]] = relationship(back_populates="program")
+    organisers: Mapped[list[Organiser]] = relationship(secondary="program_organisers", back_populates="programs")
 
     @property
     def sessions(self) -> list[ProgramSession]:

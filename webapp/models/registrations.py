@@ -23,6 +23,10 @@ class Registration(db.Model):
         UniqueConstraint("program_id", "email_normalized"),
         CheckConstraint(f"status IN {REGISTRATION_STATUSES!r}", name="status"),
         Index("ix_registrations_program_id_status_created_at", "program_id", "status", "created_at"),
+        # The attendee list sorts one program's rows by these.
+        Index("ix_registrations_program_id_created_at", "program_id", "created_at"),
+        Index("ix_registrations_program_id_full_name", "program_id", "full_name"),
+        Index("ix_registrations_program_id_country", "program_id", "country"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -52,6 +56,8 @@ class Registration(db.Model):
     waitlisted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     rejected_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When they joined a session (recorded by an organiser, or from Zoom's report).
+    attended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     program: Mapped[Program] = relationship(back_populates="registrations")
 

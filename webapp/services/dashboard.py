@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 
 from webapp.extensions import db
 from webapp.models import Email, Organiser, Program, Registration
+from webapp.services.access import visible_programs
 
 
 @dataclass
@@ -28,17 +29,18 @@ class ProgramRow:
 def program_overview(organiser: Organiser) -> list[ProgramRow]:
     """Every program with counts by registration status and by email status, in two
     grouped queries rather than one per program."""
-    programs = list(db.session.scalars(select(Program).order_by(Program.registration_deadline.desc())))
+    programs = list(db.session.scalars(visible_programs(organiser).order_by(Program.registration_deadline.desc())))
     rows = {p.id: ProgramRow(p) for p in programs}
     for program_id, status, count in db.session.execute(
-        select(Registration.program_id, Registration.status, func.count()).group_by(
-            Registration.program_id, Registration.status
-        )
+        select(Registration.program_id, Registration.status, func.count())
+        .where(Registration.program_id.in_(rows))
+        .group_by(Registration.program_id, Registration.status)
     ):
         rows[program_id].by_status[status] = count
     for program_id, status, count, oldest in db.session.execute(
         select(Registration.program_id, Email.status, func.count(), func.min(Email.created_at))
         .join(Registration, Email.registration_id == Registration.id)
+        .where(Registration.program_id.in_(rows))
         .group_by(Registration.program_id, Email.status)
     ):
         rows[program_id].emails[status] = count

@@ -31,6 +31,14 @@ class ProgramFull(DomainError):
     pass
 
 
+class RegistrationExists(DomainError):
+    """That email address is registered for the program already."""
+
+    def __init__(self, registration_id: int) -> None:
+        super().__init__(f"already registered as {registration_id}")
+        self.registration_id = registration_id
+
+
 class ProgramImportError(DomainError):
     """A program file has problems; nothing was changed."""
 

@@ -23,7 +23,13 @@ from webapp.extensions import db
 from webapp.models import Program, Registration, utcnow
 from webapp.services import audit
 from webapp.services.audit import Actor
-from webapp.services.errors import ProgramFull, ProgramNotFound, RegistrationClosed, RegistrationNotOpen
+from webapp.services.errors import (
+    ProgramFull,
+    ProgramNotFound,
+    RegistrationClosed,
+    RegistrationExists,
+    RegistrationNotOpen,
+)
 from webapp.services.outbox import dispatch, queue_email
 from webapp.services.programs import count_confirmed
 from webapp.services.text import normalize_email, single_line
@@ -131,6 +137,34 @@ def _set_status(registration: Registration, status: str, now: datetime) -> None:
 _EMAIL_FOR_STATUS = {"confirmed": "confirmation", "waitlisted": "waitlisted", "pending": "pending"}
 
 
+def _new_registration(program: Program, email_normalized: str, now: datetime) -> Registration:
+    token = new_token()
+    registration = Registration(
+        program_id=program.id,
+        email_normalized=email_normalized,
+        token=token,
+        token_selector=token[:_TOKEN_SELECTOR_LENGTH],
+        revision=0,
+        created_at=now,
+    )
+    db.session.add(registration)
+    return registration
+
+
+def _apply_details(registration: Registration, data: RegistrationInput, program: Program, now: datetime) -> None:
+    """Copy what the person typed, cleaned (no line breaks can reach an email header)."""
+    registration.email = single_line(data.email, 254)
+    registration.full_name = single_line(data.full_name, 200)
+    registration.country = single_line(data.country, 2).upper()
+    registration.organisation = single_line(data.organisation, 200)
+    registration.job_title = single_line(data.job_title, 200)
+    registration.language = single_line(data.language, 16) or "en"
+    registration.timezone = single_line(data.timezone, 64) or program.timezone
+    registration.answers = dict(data.answers)
+    registration.consent_at = now if data.consent else None
+    registration.cancelled_at = None
+
+
 def register_participant(program_id: int, data: RegistrationInput, *, actor: Actor) -> RegistrationOutcome:
     """Register a person for a program, or re-send details to one already registered.
 
@@ -169,30 +203,12 @@ def _register(program_id: int, data: RegistrationInput, email_normalized: str, a
 
         status = _status_for_new(program)
         if existing is None:
-            token = new_token()
-            registration = Registration(
-                program_id=program.id,
-                email_normalized=email_normalized,
-                token=token,
-                token_selector=token[:_TOKEN_SELECTOR_LENGTH],
-                revision=0,
-                created_at=now,
-            )
-            db.session.add(registration)
+            registration = _new_registration(program, email_normalized, now)
             action = "registration.created"
         else:
             registration = existing  # Rule 3: a cancelled registrant comes back
-            registration.cancelled_at = None
             action = "registration.reactivated"
-        registration.email = single_line(data.email, 254)
-        registration.full_name = single_line(data.full_name, 200)
-        registration.country = single_line(data.country, 2).upper()
-        registration.organisation = single_line(data.organisation, 200)
-        registration.job_title = single_line(data.job_title, 200)
-        registration.language = single_line(data.language, 16) or "en"
-        registration.timezone = single_line(data.timezone, 64) or program.timezone
-        registration.answers = dict(data.answers)
-        registration.consent_at = now if data.consent else None
+        _apply_details(registration, data, program, now)
         _set_status(registration, status, now)
         db.session.flush()
         email = queue_email(registration, _EMAIL_FOR_STATUS[status])
@@ -235,35 +251,152 @@ def promote_from_waitlist(program: Program, *, actor: Actor) -> list[int]:
 
 
 def cancel_registration(registration_id: int, *, actor: Actor) -> bool:
-    """Cancel a registration; if it held a seat, give the seat to the waitlist.
+    """Cancel a registration; if it held a seat, the seat goes to the waitlist.
 
-    Side effects: commits (status, audit entries, outbox rows for the cancellation and
-    any promotion), then enqueues those emails. Returns False if it was already
-    cancelled or rejected (nothing changes: safe to call twice).
+    Side effects: as `apply_action` (one commit, audit entries, outbox rows for the
+    cancellation and any promotion). Returns False if it was already cancelled or
+    rejected (nothing changes: safe to call twice).
     """
-    registration = db.session.get(Registration, registration_id)
-    if registration is None:
+    program_id = db.session.scalar(select(Registration.program_id).where(Registration.id == registration_id))
+    if program_id is None:
         return False
+    return apply_action(program_id, [registration_id], "cancel", actor=actor).changed == 1
+
+
+# --- organiser actions -----------------------------------------------------------------
+
+ORGANISER_ACTIONS = ("approve", "reject", "cancel", "promote", "resend", "mark_attended", "mark_not_attended")
+_RESEND_KIND = {"confirmed": "confirmation", "waitlisted": "waitlisted", "pending": "pending"}
+
+
+@dataclass
+class ActionResult:
+    """How many registrations an action changed, and how many it left alone (already
+    in that state, or not eligible) or could not change for lack of seats."""
+
+    changed: int = 0
+    skipped: int = 0
+    no_seat: int = 0
+    promoted: int = 0
+
+
+def apply_action(program_id: int, registration_ids: list[int], action: str, *, actor: Actor) -> ActionResult:
+    """Approve, reject, cancel, move up from the waitlist, resend the status email, or
+    record attendance, for these registrations of one program, in one transaction
+    under the program lock. Capacity is obeyed (approving beyond it waitlists; moving up
+    beyond it does nothing), seats freed go to the waitlist, every change is audited
+    with the organiser's name and every email goes through the outbox.
+
+    Side effects: commits once, then enqueues the emails.
+    """
+    if action not in ORGANISER_ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    result = ActionResult()
+    email_ids: list[int] = []
     try:
-        program = _lock_program(registration.program_id)
-        db.session.refresh(registration)
-        if registration.status not in ACTIVE_STATUSES:
-            db.session.rollback()
-            return False
-        held_seat = registration.status == "confirmed"
+        program = _lock_program(program_id)
         now = utcnow()
-        _set_status(registration, "cancelled", now)
-        db.session.flush()
-        audit.record(actor, "registration.cancelled", registration=registration)
-        email_ids = []
-        email = queue_email(registration, "cancelled")
-        if email:
-            email_ids.append(email.id)
-        if held_seat:
-            email_ids += promote_from_waitlist(program, actor=Actor.system())
+        registrations = list(
+            db.session.scalars(
+                select(Registration)
+                .where(Registration.program_id == program.id, Registration.id.in_(registration_ids))
+                .order_by(Registration.created_at, Registration.id)
+                .execution_options(populate_existing=True)
+            )
+        )
+        result.skipped = len(set(registration_ids)) - len(registrations)
+        freed = False
+        for registration in registrations:
+            previous = registration.status
+            kind: str | None = None
+            if action == "approve" and previous == "pending":
+                status = "confirmed" if _has_seat(program) else "waitlisted"
+                _set_status(registration, status, now)
+                kind = _EMAIL_FOR_STATUS[status]
+            elif action == "promote" and previous == "waitlisted":
+                if not _has_seat(program):
+                    result.no_seat += 1
+                    continue
+                _set_status(registration, "confirmed", now)
+                kind = "confirmation"
+            elif action == "reject" and previous in ACTIVE_STATUSES:
+                _set_status(registration, "rejected", now)
+                kind = "rejected"
+                freed = freed or previous == "confirmed"
+            elif action == "cancel" and previous in ACTIVE_STATUSES:
+                _set_status(registration, "cancelled", now)
+                kind = "cancelled"
+                freed = freed or previous == "confirmed"
+            elif action == "resend" and previous in _RESEND_KIND:
+                kind = _RESEND_KIND[previous]
+            elif action == "mark_attended" and registration.attended_at is None:
+                registration.attended_at = now
+            elif action == "mark_not_attended" and registration.attended_at is not None:
+                registration.attended_at = None
+            else:
+                result.skipped += 1
+                continue
+            db.session.flush()
+            result.changed += 1
+            audit.record(actor, f"registration.{action}", registration=registration, previous=previous)
+            if kind:
+                key = f"{kind}:{registration.id}:resend:{now.timestamp()}" if action == "resend" else None
+                email = queue_email(registration, kind, dedupe_key=key)
+                if email:
+                    email_ids.append(email.id)
+        if freed:
+            promoted = promote_from_waitlist(program, actor=Actor.system())
+            result.promoted = len(promoted)
+            email_ids += promoted
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
     dispatch(email_ids)
-    return True
+    return result
+
+
+def _has_seat(program: Program) -> bool:
+    return program.capacity is None or count_confirmed(program.id) < program.capacity
+
+
+def add_registrant(
+    program_id: int, data: RegistrationInput, *, actor: Actor, beyond_capacity: bool = False
+) -> RegistrationOutcome:
+    """An organiser adds someone by hand (a VIP, a phone registration). The deadline and
+    approval do not apply; capacity does, unless `beyond_capacity` says explicitly to
+    exceed it (then they are confirmed anyway). Raises RegistrationExists if the email is
+    registered already (organisers may know that), ProgramFull if there is no seat and
+    no waitlist.
+
+    Side effects: commits, then enqueues the confirmation (or waitlist) email.
+    """
+    email_normalized = normalize_email(data.email)
+    try:
+        program = _lock_program(program_id)
+        now = utcnow()
+        existing = db.session.scalar(
+            select(Registration).where(
+                Registration.program_id == program.id, Registration.email_normalized == email_normalized
+            )
+        )
+        if existing is not None and existing.status != "cancelled":
+            raise RegistrationExists(existing.id)
+        if beyond_capacity or _has_seat(program):
+            status = "confirmed"
+        elif program.waitlist_enabled:
+            status = "waitlisted"
+        else:
+            raise ProgramFull(program.slug)
+        registration = existing or _new_registration(program, email_normalized, now)
+        _apply_details(registration, data, program, now)
+        _set_status(registration, status, now)
+        db.session.flush()
+        email = queue_email(registration, _EMAIL_FOR_STATUS[status])
+        audit.record(actor, "registration.added", registration=registration, status=status, beyond=beyond_capacity)
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise
+    dispatch([email.id] if email else [])
+    return RegistrationOutcome(registration.id, status, created=existing is None)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, ValidationError
 
 from webapp.services.locales import LANGUAGES, country_choices, language_choices
@@ -20,6 +22,13 @@ def _one_line(value: Any) -> Any:
 
 def _email(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
+
+
+@lru_cache(maxsize=64)
+def _timezone_choices(locale: str, program_timezone: str) -> list[SelectChoice]:
+    """Every zone, the program's named in full. Built once per (locale, zone): the
+    list has some 600 entries and every form render needs it."""
+    return [SelectChoice(z, zone_label(z, locale) if z == program_timezone else z) for z in all_timezones()]
 
 
 class RegistrationForm(FlaskForm):

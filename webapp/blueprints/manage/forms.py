@@ -1,0 +1,87 @@
+"""Forms of the attendee list: filters (GET), actions and adding a registrant (POST)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import Optional
+
+from webapp.blueprints.registrations.forms import RegistrationForm
+from webapp.models import REGISTRATION_STATUSES
+from webapp.services.attendees import SORTS, AttendeeQuery
+from webapp.services.registrations import ORGANISER_ACTIONS
+
+
+class AttendeeFilterForm(FlaskForm):
+    """Read from the query string; changes nothing, so no CSRF token."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField(_l("Search name, email or organisation"), filters=[lambda v: (v or "").strip()[:200]])
+    status = SelectField(
+        _l("Status"), choices=[SelectChoice("", _l("Any"))] + [SelectChoice(s) for s in REGISTRATION_STATUSES]
+    )
+    country = StringField(_l("Country code"), filters=[lambda v: (v or "").strip().upper()[:2]])
+    registered_from = DateField(_l("Registered from"), validators=[Optional()])
+    registered_to = DateField(_l("to"), validators=[Optional()])
+    attended = SelectField(
+        _l("Attended"),
+        choices=[
+            SelectChoice("", _l("Any")),
+            SelectChoice("yes", _l("Attended")),
+            SelectChoice("no", _l("Did not attend")),
+        ],
+    )
+    sort = SelectField(choices=[SelectChoice(s) for s in SORTS], default="registered")
+    dir = SelectField(choices=[SelectChoice("desc"), SelectChoice("asc")], default="desc")
+    page = IntegerField(default=1, validators=[Optional()])
+
+    def to_query(self) -> AttendeeQuery:
+        """The filter as typed; anything malformed falls back to its default (a bad
+        bookmark shows the whole list rather than an error)."""
+        ok = {name: not field.errors for name, field in self._fields.items()}
+        return AttendeeQuery(
+            q=self.q.data or "",
+            status=self.status.data or None if ok["status"] else None,
+            country=self.country.data or None,
+            registered_from=self.registered_from.data if ok["registered_from"] else None,
+            registered_to=self.registered_to.data if ok["registered_to"] else None,
+            attended={"yes": True, "no": False}.get(self.attended.data or "") if ok["attended"] else None,
+            sort=self.sort.data if ok["sort"] and self.sort.data in SORTS else "registered",
+            descending=self.dir.data != "asc",
+            page=self.page.data if ok["page"] and self.page.data else 1,
+        )
+
+
+ACTION_LABELS = {
+    "approve": _l("Approve"),
+    "reject": _l("Reject"),
+    "cancel": _l("Cancel registration"),
+    "promote": _l("Move up from the waiting list"),
+    "resend": _l("Resend their email"),
+    "mark_attended": _l("Mark as attended"),
+    "mark_not_attended": _l("Mark as not attended"),
+}
+
+
+class ActionForm(FlaskForm):
+    action = SelectField(_l("Action"), choices=[SelectChoice(a, ACTION_LABELS[a]) for a in ORGANISER_ACTIONS])
+    # "selected": the ticked rows; "matching": everyone the filter matches.
+    scope = HiddenField(default="selected")
+    filter = HiddenField()  # the list's query string, to act on "everyone matching"
+
+
+class AddRegistrantForm(RegistrationForm):
+    """The public form's fields, without the consent box (the organiser records it),
+    plus the explicit choice to go beyond capacity."""
+
+    consent = None  # type: ignore[assignment]
+    beyond_capacity = BooleanField(_l("Confirm even if the program is full (exceeds the capacity)"))
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)

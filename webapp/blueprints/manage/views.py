@@ -1,0 +1,186 @@
+"""The attendee list of one program, each registrant's details, actions on one or many,
+adding someone by hand, and exports. Every view loads the program through
+`access.program_for`, so another organiser's program answers 404 everywhere."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qsl, urlencode
+
+from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response as BaseResponse
+
+from webapp.blueprints.manage import bp
+from webapp.blueprints.manage.forms import ACTION_LABELS, ActionForm, AddRegistrantForm, AttendeeFilterForm
+from webapp.extensions import db
+from webapp.models import AuditEntry, Email, Program, Registration
+from webapp.services import access, exports
+from webapp.services.attendees import AttendeeQuery, conditions, list_attendees
+from webapp.services.audit import Actor
+from webapp.services.errors import ProgramFull, ProgramNotFound, RegistrationExists
+from webapp.services.locales import country_name
+from webapp.services.programs import availability
+from webapp.services.registrations import RegistrationInput, add_registrant, apply_action
+
+
+def _program(program_id: int) -> Program:
+    try:
+        return access.program_for(current_user, program_id)
+    except ProgramNotFound:
+        abort(404)
+
+
+def _actor() -> Actor:
+    return Actor.organiser(current_user.id)
+
+
+def _filter_from(args: MultiDict[str, str]) -> tuple[AttendeeFilterForm, AttendeeQuery]:
+    form = AttendeeFilterForm(formdata=args)
+    form.validate()
+    return form, form.to_query()
+
+
+@bp.get("/<int:program_id>/attendees")
+@login_required
+def attendees(program_id: int) -> str:
+    program = _program(program_id)
+    form, query = _filter_from(request.args)
+    page = list_attendees(program, query)
+    args = {k: v for k, v in request.args.items() if v and k != "page"}
+    return render_template(
+        "manage/attendees.html",
+        program=program,
+        availability=availability(program),
+        form=form,
+        query=query,
+        page=page,
+        args=args,
+        args_without_status={k: v for k, v in args.items() if k != "status"},
+        filter_string=urlencode(args),
+        action_form=ActionForm(),
+        action_labels=ACTION_LABELS,
+        country_name=lambda code: country_name(code, str(get_locale())),
+    )
+
+
+@bp.post("/<int:program_id>/attendees/actions")
+@login_required
+def actions(program_id: int) -> BaseResponse:
+    program = _program(program_id)
+    form = ActionForm()
+    back = url_for(".attendees", program_id=program.id) + "?" + (form.filter.data or "")
+    if not form.validate_on_submit():
+        flash(_("That action could not be applied. Please try again."), "error")
+        return redirect(back, code=303)
+    if form.scope.data == "matching":
+        query = _filter_from(MultiDict(parse_qsl(form.filter.data or "")))[1]
+        ids = list(db.session.scalars(select(Registration.id).where(*conditions(program, query))))
+    else:
+        ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    if not ids:
+        flash(_("Select at least one registrant first."), "error")
+        return redirect(back, code=303)
+    result = apply_action(program.id, ids, form.action.data, actor=_actor())
+    message = _(
+        "%(action)s: %(changed)d changed, %(skipped)d left as they were.",
+        action=ACTION_LABELS[form.action.data],
+        changed=result.changed,
+        skipped=result.skipped,
+    )
+    if result.no_seat:
+        message += " " + _("%(count)d could not move up: no seats left.", count=result.no_seat)
+    if result.promoted:
+        message += " " + _("%(count)d moved up from the waiting list.", count=result.promoted)
+    flash(message, "success" if result.changed else "info")
+    return redirect(back, code=303)
+
+
+@bp.get("/<int:program_id>/attendees/<int:registration_id>")
+@login_required
+def detail(program_id: int, registration_id: int) -> str:
+    try:
+        registration = access.registration_for(current_user, program_id, registration_id)
+    except ProgramNotFound:
+        abort(404)
+    history = list(
+        db.session.scalars(
+            select(AuditEntry).where(AuditEntry.registration_id == registration.id).order_by(AuditEntry.id)
+        )
+    )
+    emails = list(db.session.scalars(select(Email).where(Email.registration_id == registration.id).order_by(Email.id)))
+    return render_template(
+        "manage/detail.html",
+        program=registration.program,
+        registration=registration,
+        history=history,
+        emails=emails,
+        action_form=ActionForm(),
+        action_labels=ACTION_LABELS,
+        country=country_name(registration.country, str(get_locale())),
+    )
+
+
+@bp.route("/<int:program_id>/attendees/new", methods=["GET", "POST"])
+@login_required
+def add(program_id: int) -> str | BaseResponse:
+    program = _program(program_id)
+    form = AddRegistrantForm(locale=str(get_locale()), program_timezone=program.timezone)
+    error = None
+    if form.validate_on_submit():
+        data = RegistrationInput(
+            full_name=form.full_name.data or "",
+            email=form.email.data or "",
+            country=form.country.data or "",
+            organisation=form.organisation.data or "",
+            job_title=form.job_title.data or "",
+            language=form.language.data or "en",
+            timezone=form.timezone.data or program.timezone,
+            consent=True,
+        )
+        try:
+            outcome = add_registrant(program.id, data, actor=_actor(), beyond_capacity=form.beyond_capacity.data)
+        except RegistrationExists as exc:
+            form.email.errors = [_("This email address is registered already.")]
+            existing = url_for(".detail", program_id=program.id, registration_id=exc.registration_id)
+            error = _("See their registration: %(url)s", url=existing)
+        except ProgramFull:
+            error = _(
+                "The program is full and has no waiting list. Tick the box below to confirm them beyond capacity."
+            )
+        else:
+            flash(_("Added %(name)s (%(status)s).", name=data.full_name, status=outcome.status), "success")
+            return redirect(url_for(".detail", program_id=program.id, registration_id=outcome.registration_id), 303)
+    return render_template("manage/add.html", program=program, form=form, error=error)
+
+
+def _export_name(program: Program, extension: str) -> str:
+    return f"{program.slug}-attendees.{extension}"
+
+
+@bp.get("/<int:program_id>/attendees.csv")
+@login_required
+def export_csv(program_id: int) -> Response:
+    program = _program(program_id)
+    query = _filter_from(request.args)[1]
+    return Response(
+        stream_with_context(exports.csv_chunks(program, query)),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="{_export_name(program, "csv")}"'},
+    )
+
+
+@bp.get("/<int:program_id>/attendees.xlsx")
+@login_required
+def export_xlsx(program_id: int) -> Response:
+    program = _program(program_id)
+    query = _filter_from(request.args)[1]
+    handle = exports.xlsx_file(program, query)
+    return Response(
+        exports.file_chunks(handle),
+        mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        headers={"Content-Disposition": f'attachment; filename="{_export_name(program, "xlsx")}"'},
+    )
