@@ -28,7 +28,10 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-db = SQLAlchemy(model_class=Base)
+# Objects stay readable after a commit without a reload: a request (or task) commits once
+# and then only reads what it has just written. Services that must see other
+# transactions' changes load with populate_existing (see the program lock).
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 mail = Mail()
 csrf = CSRFProtect()

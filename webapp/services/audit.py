@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import insert
+
 from webapp.extensions import db
-from webapp.models import AuditEntry, Program, Registration
+from webapp.models import AuditEntry, Program, Registration, utcnow
 
 
 @dataclass(frozen=True)
@@ -38,14 +40,16 @@ def record(
     registration: Registration | None = None,
     **details: Any,
 ) -> None:
-    """Add an audit entry to the current transaction (the caller commits)."""
-    db.session.add(
-        AuditEntry(
+    """Add an audit entry to the current transaction (the caller commits). A plain
+    INSERT: entries are never read back in the transaction that writes them."""
+    db.session.execute(
+        insert(AuditEntry).values(
             actor_type=actor.type,
             organiser_id=actor.organiser_id,
             action=action,
             program_id=program.id if program is not None else (registration.program_id if registration else None),
             registration_id=registration.id if registration is not None else None,
             details=details,
+            created_at=utcnow(),
         )
     )

@@ -44,27 +44,31 @@ def queue_email(
     dedupe_key: str | None = None,
     session: ProgramSession | None = None,
     payload: dict[str, Any] | None = None,
-) -> Email | None:
+) -> int | None:
     """Add an outbox row to the caller's transaction; the caller commits, then calls
-    `dispatch`. Returns None if a row with the same dedupe key exists (the email was
-    already promised). The default key makes one email per kind per status change."""
-    key = dedupe_key or f"{kind}:{registration.id}:r{registration.revision}"
-    if db.session.scalar(select(Email.id).where(Email.dedupe_key == key)) is not None:
-        return None
-    email = Email(
-        registration_id=registration.id,
-        session_id=session.id if session is not None else None,
-        kind=kind,
-        dedupe_key=key,
-        recipient=registration.email,
-        status="pending",
-        payload=payload or {},
-        message_id=make_msgid(domain=message_id_domain()),
-        enqueued_at=utcnow(),
-    )
-    db.session.add(email)
-    db.session.flush()
-    return email
+    `dispatch`. Returns its id, or None if a row with the same dedupe key exists (the
+    email was already promised). The default key makes one email per kind per status change.
+    One INSERT ... ON CONFLICT DO NOTHING: no read first, no race."""
+    now = utcnow()
+    values = {
+        "registration_id": registration.id,
+        "session_id": session.id if session is not None else None,
+        "kind": kind,
+        "dedupe_key": dedupe_key or f"{kind}:{registration.id}:r{registration.revision}",
+        "recipient": registration.email,
+        "status": "pending",
+        "attempts": 0,
+        "payload": payload or {},
+        "message_id": make_msgid(domain=message_id_domain()),
+        "created_at": now,
+        "enqueued_at": now,
+    }
+    return db.session.scalar(_insert_ignoring_duplicates().values(values))
+
+
+def _insert_ignoring_duplicates() -> Any:
+    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return insert(Email).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Email.id)
 
 
 def queue_bulk(
@@ -100,9 +104,7 @@ def queue_bulk(
         }
         for registration_id, email in rows
     ]
-    dialect = db.session.get_bind().dialect.name
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert(Email).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Email.id)
+    statement = _insert_ignoring_duplicates()
     ids: list[int] = []
     for start in range(0, len(values), 5000):
         ids += list(db.session.scalars(statement, values[start : start + 5000]))

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
@@ -108,12 +108,21 @@ def _check_open(program: Program, now: datetime) -> None:
         raise RegistrationNotOpen(program.registration_opens_at)
 
 
-def _status_for_new(program: Program) -> str:
+def _confirmed_count(program_id: int) -> Any:
+    return (
+        select(func.count())
+        .select_from(Registration)
+        .where(Registration.program_id == program_id, Registration.status == "confirmed")
+        .scalar_subquery()
+    )
+
+
+def _status_for_new(program: Program, confirmed: int) -> str:
     """Rules 2 and 4: pending if approval is required, else confirmed while seats
     remain, else waitlisted if the waitlist is on, else refused."""
     if program.approval_required:
         return "pending"
-    if program.capacity is None or count_confirmed(program.id) < program.capacity:
+    if program.capacity is None or confirmed < program.capacity:
         return "confirmed"
     if program.waitlist_enabled:
         return "waitlisted"
@@ -187,21 +196,28 @@ def _register(program_id: int, data: RegistrationInput, email_normalized: str, a
         program = _lock_program(program_id)
         now = utcnow()
         _check_open(program, now)
-        existing = db.session.scalar(
-            select(Registration).where(
-                Registration.program_id == program.id, Registration.email_normalized == email_normalized
+        # One round trip under the lock: the seats taken, and whether this person is here.
+        confirmed, existing_id = db.session.execute(
+            select(
+                _confirmed_count(program.id),
+                select(Registration.id)
+                .where(Registration.program_id == program.id, Registration.email_normalized == email_normalized)
+                .scalar_subquery(),
             )
-        )
+        ).one()
+        existing = db.session.get(Registration, existing_id, populate_existing=True) if existing_id else None
         if existing is not None and existing.status != "cancelled":
             # Rule 3: no second row; remind them of their details instead.
             bucket = int(now.timestamp() // ALREADY_REGISTERED_EMAIL_INTERVAL.total_seconds())
-            email = queue_email(existing, "already_registered", dedupe_key=f"already_registered:{existing.id}:{bucket}")
+            email_id = queue_email(
+                existing, "already_registered", dedupe_key=f"already_registered:{existing.id}:{bucket}"
+            )
             audit.record(actor, "registration.repeated", registration=existing)
             db.session.commit()
-            dispatch([email.id] if email else [])
+            dispatch([email_id] if email_id else [])
             return RegistrationOutcome(existing.id, existing.status, created=False)
 
-        status = _status_for_new(program)
+        status = _status_for_new(program, confirmed)
         if existing is None:
             registration = _new_registration(program, email_normalized, now)
             action = "registration.created"
@@ -211,13 +227,13 @@ def _register(program_id: int, data: RegistrationInput, email_normalized: str, a
         _apply_details(registration, data, program, now)
         _set_status(registration, status, now)
         db.session.flush()
-        email = queue_email(registration, _EMAIL_FOR_STATUS[status])
+        email_id = queue_email(registration, _EMAIL_FOR_STATUS[status])
         audit.record(actor, action, registration=registration, status=status)
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
-    dispatch([email.id] if email else [])
+    dispatch([email_id] if email_id else [])
     return RegistrationOutcome(registration.id, status, created=True)
 
 
@@ -244,9 +260,9 @@ def promote_from_waitlist(program: Program, *, actor: Actor) -> list[int]:
         _set_status(registration, "confirmed", now)
         db.session.flush()
         audit.record(actor, "registration.promoted", registration=registration)
-        email = queue_email(registration, "confirmation")
-        if email:
-            email_ids.append(email.id)
+        email_id = queue_email(registration, "confirmation")
+        if email_id:
+            email_ids.append(email_id)
     return email_ids
 
 
@@ -341,9 +357,9 @@ def apply_action(program_id: int, registration_ids: list[int], action: str, *, a
             audit.record(actor, f"registration.{action}", registration=registration, previous=previous)
             if kind:
                 key = f"{kind}:{registration.id}:resend:{now.timestamp()}" if action == "resend" else None
-                email = queue_email(registration, kind, dedupe_key=key)
-                if email:
-                    email_ids.append(email.id)
+                email_id = queue_email(registration, kind, dedupe_key=key)
+                if email_id:
+                    email_ids.append(email_id)
         if freed:
             promoted = promote_from_waitlist(program, actor=Actor.system())
             result.promoted = len(promoted)
@@ -392,11 +408,11 @@ def add_registrant(
         _apply_details(registration, data, program, now)
         _set_status(registration, status, now)
         db.session.flush()
-        email = queue_email(registration, _EMAIL_FOR_STATUS[status])
+        email_id = queue_email(registration, _EMAIL_FOR_STATUS[status])
         audit.record(actor, "registration.added", registration=registration, status=status, beyond=beyond_capacity)
         db.session.commit()
     except BaseException:
         db.session.rollback()
         raise
-    dispatch([email.id] if email else [])
+    dispatch([email_id] if email_id else [])
     return RegistrationOutcome(registration.id, status, created=existing is None)
