@@ -1,14 +1,26 @@
-"""`python -m bench`: run every benchmark and print its table (see bench/__init__.py)."""
+"""`python -m bench [rush|fanout]`: run the benchmarks (all by default) and print
+their tables. The exit status is non-zero if any of them failed a check."""
 
 from __future__ import annotations
 
-from bench import rush
+import sys
+
+from bench import fanout, rush
+
+SCENARIOS = {"rush": rush.main, "fanout": fanout.main}
 
 
-def main() -> int:
-    """Run each scenario; the exit status is non-zero if any of them failed a check."""
-    return rush.main()
+def main(argv: list[str]) -> int:
+    names = argv or list(SCENARIOS)
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        print(f"unknown scenario(s): {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}", file=sys.stderr)
+        return 2
+    status = 0
+    for name in names:
+        status = max(status, SCENARIOS[name]())
+    return status
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    raise SystemExit(main(sys.argv[1:]))
