@@ -1,13 +1,13 @@
-"""`python -m bench [rush|fanout]`: run the benchmarks (all by default) and print
+"""`python -m bench [rush|fanout|attendees]`: run the benchmarks (all by default) and print
 their tables. The exit status is non-zero if any of them failed a check."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import fanout, rush
+from bench import attendees, fanout, rush
 
-SCENARIOS = {"rush": rush.main, "fanout": fanout.main}
+SCENARIOS = {"rush": rush.main, "fanout": fanout.main, "attendees": attendees.main}
 
 
 def main(argv: list[str]) -> int:

@@ -39,4 +39,25 @@
     }
   }
 
+
+  // 4. Delivery progress of a message, kept current without reloading.
+  var progress = document.querySelector("[data-progress-url]");
+  if (progress && window.fetch) {
+    var refresh = function () {
+      fetch(progress.getAttribute("data-progress-url"), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (counts) {
+          if (!counts) { return; }
+          ["sent", "pending", "failed"].forEach(function (key) {
+            var el = progress.querySelector('[data-count="' + key + '"]');
+            if (el) { el.textContent = counts[key]; }
+          });
+          var bar = progress.querySelector("[data-bar]");
+          if (bar) { bar.value = counts.sent; }
+          if (counts.pending > 0) { setTimeout(refresh, 1500); }
+        })
+        .catch(function () { setTimeout(refresh, 5000); });
+    };
+    setTimeout(refresh, 1000);
+  }
 })();

@@ -2,6 +2,7 @@
 
 from webapp.models.audit import AuditEntry
 from webapp.models.emails import EMAIL_KINDS, EMAIL_STATUSES, Email
+from webapp.models.messages import Message
 from webapp.models.organisers import ORGANISER_ROLES, Organiser
 from webapp.models.programs import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Program, ProgramSession, ReminderRun
 from webapp.models.registrations import REGISTRATION_STATUSES, Registration
@@ -16,6 +17,7 @@ __all__ = [
     "REGISTRATION_STATUSES",
     "AuditEntry",
     "Email",
+    "Message",
     "Organiser",
     "Program",
     "ProgramSession",

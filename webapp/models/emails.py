@@ -24,6 +24,7 @@ EMAIL_KINDS = (
     "session_updated",
     "session_cancelled",
     "program_cancelled",
+    "message",
 )
 
 

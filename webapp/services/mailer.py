@@ -23,7 +23,8 @@ from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.models import Email, Program, ProgramSession, Registration, utcnow
-from webapp.services import outbox
+from webapp.models import Message as OrganiserMessage
+from webapp.services import messages, outbox
 from webapp.services.ics import build_calendar
 from webapp.services.links import external_url, manage_url
 from webapp.services.text import single_line
@@ -40,6 +41,8 @@ VALID_STATUSES = {
     "reminder": {"confirmed"},
     "session_updated": {"confirmed"},
     "session_cancelled": {"confirmed"},
+    # Organisers' messages reach people still registered; their segment decides the rest.
+    "message": {"confirmed", "waitlisted", "pending"},
 }
 # Kinds about one session (Email.session_id is set).
 SESSION_KINDS = ("reminder", "session_updated", "session_cancelled")
@@ -116,6 +119,8 @@ def _subject(email: Email, program: Program, session: ProgramSession | None, zon
         return gettext("Registration cancelled: %(title)s", title=title)
     if email.kind == "program_cancelled":
         return gettext("Cancelled: %(title)s", title=title)
+    if email.kind == "message":
+        return messages.fill(_organiser_message(email).subject, email.registration, program)
     assert session is not None
     when = format_in_zone(session.starts_at, zone, locale, "medium")
     if email.kind == "reminder":
@@ -156,6 +161,13 @@ def _calendar(
     if email.kind == "session_cancelled" and session is not None:
         return calendar([session], "CANCEL", False)
     return None
+
+
+def _organiser_message(email: Email) -> OrganiserMessage:
+    message = db.session.get(OrganiserMessage, (email.payload or {}).get("message_id"))
+    if message is None:
+        raise ValueError("the message this email belongs to no longer exists")
+    return message
 
 
 def _previous_when(email: Email, zone: str, locale: str) -> str:
@@ -208,6 +220,9 @@ def build_message(email: Email, calendars: CalendarCache | None = None) -> Messa
             "zone_label": zone_label(zone, locale),
             "program_zone_label": zone_label(program.timezone, locale),
             "previous_when": _previous_when(email, zone, locale),
+            "message_body": (
+                messages.fill(_organiser_message(email).body, registration, program) if email.kind == "message" else ""
+            ),
         }
         subject = single_line(_subject(email, program, session, zone, locale), 250)
         text = render_template(f"email/{email.kind}.txt", **context)

@@ -6,13 +6,14 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField
+from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import Optional
+from wtforms.validators import DataRequired, Length, Optional
 
 from webapp.blueprints.registrations.forms import RegistrationForm
 from webapp.models import REGISTRATION_STATUSES
 from webapp.services.attendees import SORTS, AttendeeQuery
+from webapp.services.messages import SEGMENTS
 from webapp.services.registrations import ORGANISER_ACTIONS
 
 
@@ -85,3 +86,20 @@ class AddRegistrantForm(RegistrationForm):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+
+
+class MessageForm(FlaskForm):
+    segment = SelectField(_l("Send to"))
+    subject = StringField(
+        _l("Subject"),
+        filters=[lambda v: (v or "").strip()],
+        validators=[DataRequired(_l("Please write a subject.")), Length(max=200)],
+    )
+    body = TextAreaField(
+        _l("Message"),
+        validators=[DataRequired(_l("Please write the message.")), Length(max=20000)],
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.segment.choices = [SelectChoice(key, label) for key, label in SEGMENTS.items()]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import parse_qsl, urlencode
 
-from flask import Response, abort, flash, redirect, render_template, request, stream_with_context, url_for
+from flask import Response, abort, flash, jsonify, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
@@ -15,10 +15,11 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
 
 from webapp.blueprints.manage import bp
-from webapp.blueprints.manage.forms import ACTION_LABELS, ActionForm, AddRegistrantForm, AttendeeFilterForm
+from webapp.blueprints.manage.forms import ACTION_LABELS, ActionForm, AddRegistrantForm, AttendeeFilterForm, MessageForm
 from webapp.extensions import db
 from webapp.models import AuditEntry, Email, Program, Registration
-from webapp.services import access, exports
+from webapp.models import Message as OrganiserMessage
+from webapp.services import access, exports, messages
 from webapp.services.attendees import AttendeeQuery, conditions, list_attendees
 from webapp.services.audit import Actor
 from webapp.services.errors import ProgramFull, ProgramNotFound, RegistrationExists
@@ -184,3 +185,66 @@ def export_xlsx(program_id: int) -> Response:
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         headers={"Content-Disposition": f'attachment; filename="{_export_name(program, "xlsx")}"'},
     )
+
+
+def _message(program: Program, message_id: int) -> OrganiserMessage:
+    message = db.session.get(OrganiserMessage, message_id)
+    if message is None or message.program_id != program.id:
+        abort(404)
+    return message
+
+
+@bp.get("/<int:program_id>/messages")
+@login_required
+def message_list(program_id: int) -> str:
+    program = _program(program_id)
+    sent = [(m, messages.progress(m)) for m in messages.messages_of(program)]
+    return render_template("manage/messages.html", program=program, sent=sent, segments=messages.SEGMENTS)
+
+
+@bp.route("/<int:program_id>/messages/new", methods=["GET", "POST"])
+@login_required
+def compose(program_id: int) -> str | BaseResponse:
+    program = _program(program_id)
+    form = MessageForm()
+    preview = None
+    if request.method == "GET":
+        form.body.data = form.body.data or _("Dear {name},\n\n\n\nYour registration: {manage_url}")
+    if form.validate_on_submit():
+        segment, subject, body = form.segment.data, form.subject.data or "", form.body.data or ""
+        try:
+            if request.form.get("send") and request.form.get("confirm_count"):
+                message = messages.send_message(program, segment, subject, body, organiser=current_user)
+                flash(_("Your message is on its way to %(count)d people.", count=message.recipients), "success")
+                return redirect(url_for(".message_detail", program_id=program.id, message_id=message.id), 303)
+            preview = messages.preview(program, segment, subject, body)
+        except messages.UnknownPlaceholder as exc:
+            form.body.errors = [
+                _(
+                    "Unknown placeholder %(names)s. You can use {name}, {program}, {manage_url} and {join_url}.",
+                    names=", ".join("{" + n + "}" for n in exc.names),
+                )
+            ]
+    counts = {key: messages.count_recipients(program, key) for key in messages.SEGMENTS}
+    return render_template("manage/compose.html", program=program, form=form, preview=preview, counts=counts)
+
+
+@bp.get("/<int:program_id>/messages/<int:message_id>")
+@login_required
+def message_detail(program_id: int, message_id: int) -> str:
+    program = _program(program_id)
+    message = _message(program, message_id)
+    return render_template(
+        "manage/message.html",
+        program=program,
+        message=message,
+        progress=messages.progress(message),
+        segments=messages.SEGMENTS,
+    )
+
+
+@bp.get("/<int:program_id>/messages/<int:message_id>/progress.json")
+@login_required
+def message_progress(program_id: int, message_id: int) -> Response:
+    program = _program(program_id)
+    return jsonify(messages.progress(_message(program, message_id)))
