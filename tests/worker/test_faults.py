@@ -215,6 +215,19 @@ def _bulk_confirmed(program_id: int, count: int) -> None:
     db.session.commit()
 
 
+def _reminder_due_now(app: Flask, make_program: Callable[..., int], redis_url: str, recipients: int) -> int:
+    """A program whose 1-hour reminder is due, with `recipients` confirmed long ago, and
+    an empty broker."""
+    from tests.conftest import flush_redis
+
+    starts = datetime.now(UTC) + timedelta(minutes=40)
+    program_id = make_program(reminders=["1h"], **starting_at(starts, deadline=starts - timedelta(minutes=5)))
+    with app.app_context():
+        _bulk_confirmed(program_id, recipients)
+    flush_redis(redis_url)
+    return program_id
+
+
 def test_worker_sigkilled_during_a_2000_recipient_fan_out(
     app: Flask,
     pg_url: str,
@@ -223,13 +236,7 @@ def test_worker_sigkilled_during_a_2000_recipient_fan_out(
     make_program: Callable[..., int],
     tmp_path: Path,
 ) -> None:
-    from tests.conftest import flush_redis
-
-    starts = datetime.now(UTC) + timedelta(minutes=40)
-    program_id = make_program(reminders=["1h"], **starting_at(starts, deadline=starts - timedelta(minutes=5)))
-    with app.app_context():
-        _bulk_confirmed(program_id, 2000)
-    flush_redis(redis_url)
+    _reminder_due_now(app, make_program, redis_url, 2000)
     env = worker_env(
         pg_url, redis_url, smtp, MAIL_MAX_PER_SECOND="300", MAIL_SENDING_TIMEOUT_SECONDS="4", REMINDER_SCAN_SECONDS="1"
     )
@@ -269,16 +276,12 @@ def test_two_beats_and_a_task_enqueued_twice_send_one_email(
     make_program: Callable[..., int],
     tmp_path: Path,
 ) -> None:
-    from tests.conftest import flush_redis
     from webapp.services.outbox import DELIVER_TASK
 
-    starts = datetime.now(UTC) + timedelta(minutes=30)
-    program_id = make_program(reminders=["1h"], **starting_at(starts, deadline=starts - timedelta(minutes=5)))
+    program_id = _reminder_due_now(app, make_program, redis_url, 20)
     with app.app_context():
-        _bulk_confirmed(program_id, 20)
         register_participant(program_id, registration_input(email="late@example.com"), actor=Actor.participant())
         [confirmation] = db.session.scalars(select(Email.id).where(Email.kind == "confirmation"))
-    flush_redis(redis_url)
     env = worker_env(pg_url, redis_url, smtp, REMINDER_SCAN_SECONDS="0.5", OUTBOX_SWEEP_SECONDS="0.5")
     workers = [start_worker(env, tmp_path / f"w{i}.log") for i in range(2)]  # two workers, each with a beat
     try:

@@ -25,7 +25,7 @@ from webapp.services.audit import Actor
 from webapp.services.errors import ProgramFull, ProgramNotFound, RegistrationExists
 from webapp.services.locales import country_name
 from webapp.services.programs import availability
-from webapp.services.registrations import RegistrationInput, add_registrant, apply_action
+from webapp.services.registrations import add_registrant, apply_action
 
 
 def _program(program_id: int) -> Program:
@@ -132,16 +132,7 @@ def add(program_id: int) -> str | BaseResponse:
     form = AddRegistrantForm(locale=str(get_locale()), program_timezone=program.timezone)
     error = None
     if form.validate_on_submit():
-        data = RegistrationInput(
-            full_name=form.full_name.data or "",
-            email=form.email.data or "",
-            country=form.country.data or "",
-            organisation=form.organisation.data or "",
-            job_title=form.job_title.data or "",
-            language=form.language.data or "en",
-            timezone=form.timezone.data or program.timezone,
-            consent=True,
-        )
+        data = form.to_input(program.timezone, consent=True)  # the organiser records consent
         try:
             outcome = add_registrant(program.id, data, actor=_actor(), beyond_capacity=form.beyond_capacity.data)
         except RegistrationExists as exc:

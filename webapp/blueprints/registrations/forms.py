@@ -12,6 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, ValidationError
 
 from webapp.services.locales import LANGUAGES, country_choices, language_choices
+from webapp.services.registrations import RegistrationInput
 from webapp.services.text import single_line
 from webapp.services.times import all_timezones, zone_label
 
@@ -81,6 +82,19 @@ class RegistrationForm(FlaskForm):
         self.timezone.choices = [(z, zone_label(z, locale) if z == program_timezone else z) for z in all_timezones()]
         if not self.timezone.data:
             self.timezone.data = program_timezone
+
+    def to_input(self, program_timezone: str, *, consent: bool | None = None) -> RegistrationInput:
+        """What was typed, for the registration service."""
+        return RegistrationInput(
+            full_name=self.full_name.data or "",
+            email=self.email.data or "",
+            country=self.country.data or "",
+            organisation=self.organisation.data or "",
+            job_title=self.job_title.data or "",
+            language=self.language.data or "en",
+            timezone=self.timezone.data or program_timezone,
+            consent=bool(self.consent.data) if consent is None else consent,
+        )
 
     def validate_country(self, field: SelectField) -> None:
         if field.data not in {code for code, _ in country_choices("en")}:

@@ -31,7 +31,6 @@ from webapp.services.mailer import session_views
 from webapp.services.programs import availability, get_public_program
 from webapp.services.registrations import (
     ACTIVE_STATUSES,
-    RegistrationInput,
     cancel_registration,
     find_by_token,
     register_participant,
@@ -56,16 +55,7 @@ def create(slug: str) -> str | BaseResponse:
     form_error = None
     if request.method == "POST":
         if form.validate():
-            data = RegistrationInput(
-                full_name=form.full_name.data or "",
-                email=form.email.data or "",
-                country=form.country.data or "",
-                organisation=form.organisation.data or "",
-                job_title=form.job_title.data or "",
-                language=form.language.data or "en",
-                timezone=form.timezone.data or program.timezone,
-                consent=bool(form.consent.data),
-            )
+            data = form.to_input(program.timezone)
             try:
                 register_participant(program.id, data, actor=Actor.participant())
             except RegistrationClosed as exc:
