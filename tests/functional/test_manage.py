@@ -256,3 +256,19 @@ def test_exports_csv_and_xlsx_neutralise_formulas(app: Flask, make_program: Call
     values = [list(row) for row in sheet.iter_rows(values_only=True)]
     assert values[0][0] == "Name"
     assert [r[0] for r in values[1:]] == names
+
+
+def test_program_overview_counts_chart_countries_and_email_health(app: Flask, program_id: int, smtp: object) -> None:
+    _register(app, program_id, 3)
+    with app.app_context():
+        register_participant(
+            program_id, registration_input(email="cn@example.cn", country="CN"), actor=Actor.participant()
+        )
+    client = _sign_in(app, "boss@example.org", admin=True)
+    page = client.get(f"/organiser/programs/{program_id}/").get_data(as_text=True)
+    assert "<svg" in page and "<rect" in page  # registrations per day, drawn without script
+    assert "Pakistan" in page and "China" in page
+    assert "0 sent, 4 waiting, 0 failed" in page
+    assert "The oldest waiting email was written" in page
+    stranger = _sign_in(app, "stranger@example.org")
+    assert stranger.get(f"/organiser/programs/{program_id}/").status_code == 404

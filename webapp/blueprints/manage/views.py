@@ -22,6 +22,7 @@ from webapp.models import Message as OrganiserMessage
 from webapp.services import access, exports, messages
 from webapp.services.attendees import AttendeeQuery, conditions, list_attendees
 from webapp.services.audit import Actor
+from webapp.services.dashboard import program_stats
 from webapp.services.errors import ProgramFull, ProgramNotFound, RegistrationExists
 from webapp.services.locales import country_name
 from webapp.services.programs import availability
@@ -43,6 +44,21 @@ def _filter_from(args: MultiDict[str, str]) -> tuple[AttendeeFilterForm, Attende
     form = AttendeeFilterForm(formdata=args)
     form.validate()
     return form, form.to_query()
+
+
+@bp.get("/<int:program_id>/")
+@login_required
+def overview(program_id: int) -> str:
+    program = _program(program_id)
+    stats = program_stats(program)
+    peak = max((d.count for d in stats.per_day), default=0)
+    return render_template(
+        "manage/overview.html",
+        program=program,
+        stats=stats,
+        peak=peak,
+        country_name=lambda code: country_name(code, str(get_locale())),
+    )
 
 
 @bp.get("/<int:program_id>/attendees")
