@@ -283,8 +283,9 @@ def _match_sessions(existing: list[ProgramSession], specs: list[SessionSpec]) ->
     return matched
 
 
-def import_program(data: Any, *, actor: Actor) -> tuple[Program, bool]:
-    """Create or update (by slug) a program and its sessions from a parsed program file.
+def import_program(data: Any, *, actor: Actor, program_id: int | None = None) -> tuple[Program, bool]:
+    """Create or update (by slug, or by `program_id` when the console edits one, which
+    may also change its slug) a program and its sessions from a parsed program file.
 
     Validates everything first, so an invalid file changes nothing. Sessions are matched
     by title, then by start order: a matched session keeps its calendar UID and its
@@ -299,11 +300,20 @@ def import_program(data: Any, *, actor: Actor) -> tuple[Program, bool]:
     from webapp.services.registrations import promote_from_waitlist
 
     spec = validate_program_data(data)
-    program = db.session.scalar(select(Program).where(Program.slug == spec.slug).with_for_update())
+    same_slug = db.session.scalar(select(Program).where(Program.slug == spec.slug).with_for_update())
+    if program_id is None:
+        program = same_slug
+    else:
+        program = db.session.scalar(select(Program).where(Program.id == program_id).with_for_update())
+        if program is None:
+            raise ProgramNotFound(str(program_id))
+        if same_slug is not None and same_slug.id != program_id:
+            raise ProgramImportError([f"slug: {spec.slug!r} is used by another program"])
     created = program is None
     if program is None:
         program = Program(slug=spec.slug)
         db.session.add(program)
+    program.slug = spec.slug
     was_cancelled = program.status == "cancelled"
 
     for field in (
@@ -369,6 +379,88 @@ def import_program(data: Any, *, actor: Actor) -> tuple[Program, bool]:
     db.session.commit()
     dispatch(email_ids)
     return program, created
+
+
+def _offset_text(minutes: int) -> str:
+    if minutes % 1440 == 0:
+        return f"{minutes // 1440}d"
+    if minutes % 60 == 0:
+        return f"{minutes // 60}h"
+    return f"{minutes}m"
+
+
+def program_file(program: Program) -> dict[str, Any]:
+    """The program as a program file (the import format): what the console edits and
+    what duplicating copies. Times carry the program's UTC offset."""
+    zone = program.zone
+
+    def iso(value: datetime | None) -> str | None:
+        return value.astimezone(zone).isoformat() if value else None
+
+    return {
+        "slug": program.slug,
+        "title": program.title,
+        "summary": program.summary,
+        "description": program.description,
+        "organiser": program.organiser_name,
+        "timezone": program.timezone,
+        "registration_opens_at": iso(program.registration_opens_at),
+        "registration_deadline": iso(program.registration_deadline),
+        "capacity": program.capacity,
+        "waitlist": program.waitlist_enabled,
+        "approval_required": program.approval_required,
+        "status": program.status,
+        "reminders": [_offset_text(m) for m in program.reminder_minutes or []],
+        "sessions": [
+            {
+                "title": s.title,
+                "starts_at": iso(s.starts_at),
+                "ends_at": iso(s.ends_at),
+                "join_url": s.join_url,
+                "passcode": s.passcode,
+            }
+            for s in program.sessions
+        ],
+    }
+
+
+def set_program_status(program_id: int, status: str, *, actor: Actor) -> Program:
+    """Publish, close, cancel or archive. Cancelling emails everyone still registered.
+    Side effects as `import_program`."""
+    program = get_program(program_id)
+    data = program_file(program) | {"status": status}
+    updated, _ = import_program(data, actor=actor, program_id=program_id)
+    return updated
+
+
+def duplicate_program(program_id: int, *, slug: str, first_start: datetime, actor: Actor) -> Program:
+    """Run it again: a draft copy with every time (deadline, opening, sessions) moved
+    by the same amount so that its first session starts at `first_start`. Reminders
+    and settings are copied; registrations are not. Raises ProgramImportError."""
+    program = get_program(program_id)
+    if program.first_start is None:
+        raise ProgramImportError(["sessions: the program has no session to start from"])
+    shift = first_start - program.first_start
+    data = program_file(program)
+
+    def moved(value: str | None) -> str | None:
+        return (datetime.fromisoformat(value) + shift).isoformat() if value else None
+
+    data |= {
+        "slug": slug,
+        "status": "draft",
+        "registration_opens_at": moved(data["registration_opens_at"]),
+        "registration_deadline": moved(data["registration_deadline"]),
+        "sessions": [
+            x | {"starts_at": moved(x["starts_at"]), "ends_at": moved(x["ends_at"])} for x in data["sessions"]
+        ],
+    }
+    if db.session.scalar(select(Program.id).where(Program.slug == slug)) is not None:
+        raise ProgramImportError([f"slug: {slug!r} is used by another program"])
+    copy, _ = import_program(data, actor=actor)
+    copy.organisers.extend(o for o in program.organisers if o not in copy.organisers)
+    db.session.commit()
+    return copy
 
 
 def seed_demo(*, actor: Actor, now: datetime | None = None) -> Program:

@@ -4,26 +4,29 @@ adding someone by hand, and exports. Every view loads the program through
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import parse_qsl, urlencode
 
 from flask import Response, abort, flash, jsonify, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from flask_wtf import FlaskForm
 from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
 
 from webapp.blueprints.manage import bp
 from webapp.blueprints.manage.forms import ACTION_LABELS, ActionForm, AddRegistrantForm, AttendeeFilterForm, MessageForm
+from webapp.blueprints.manage.program_forms import DuplicateForm, ProgramForm
 from webapp.extensions import db
 from webapp.models import AuditEntry, Email, Program, Registration
 from webapp.models import Message as OrganiserMessage
-from webapp.services import access, exports, messages
+from webapp.services import access, exports, messages, programs
 from webapp.services.attendees import AttendeeQuery, conditions, list_attendees
 from webapp.services.audit import Actor
 from webapp.services.dashboard import program_stats
-from webapp.services.errors import ProgramFull, ProgramNotFound, RegistrationExists
+from webapp.services.errors import ProgramFull, ProgramImportError, ProgramNotFound, RegistrationExists
 from webapp.services.locales import country_name
 from webapp.services.programs import availability
 from webapp.services.registrations import add_registrant, apply_action
@@ -255,3 +258,114 @@ def message_detail(program_id: int, message_id: int) -> str:
 def message_progress(program_id: int, message_id: int) -> Response:
     program = _program(program_id)
     return jsonify(messages.progress(_message(program, message_id)))
+
+
+# --- programs ----------------------------------------------------------------------------
+
+
+def _save_program(form: ProgramForm, status: str, program_id: int | None) -> Program | None:
+    """Validate and save through the import's rules; on problems, put them next to
+    their fields and return None."""
+    try:
+        program, _created = programs.import_program(form.to_file(status), actor=_actor(), program_id=program_id)
+    except ProgramImportError as exc:
+        db.session.rollback()
+        for problem in form.show_problems(exc.problems):
+            flash(problem, "error")
+        return None
+    return program
+
+
+@bp.route("/new", methods=["GET", "POST"])
+@login_required
+def create_program() -> str | BaseResponse:
+    form = ProgramForm()
+    if request.method == "GET":
+        form.timezone.data = "UTC"
+        form.reminders.data = "24h, 1h"
+        form.waitlist.data = True
+    elif request.form.get("add_session"):
+        form.sessions.append_entry()
+    elif form.validate_on_submit():
+        program = _save_program(form, "draft", None)
+        if program is not None:
+            access.assign_program(current_user, program)
+            flash(_("Saved as a draft. Preview it, then publish it when it is ready."), "success")
+            return redirect(url_for(".overview", program_id=program.id), 303)
+    return render_template("manage/program_form.html", form=form, program=None)
+
+
+@bp.route("/<int:program_id>/edit", methods=["GET", "POST"])
+@login_required
+def edit_program(program_id: int) -> str | BaseResponse:
+    program = _program(program_id)
+    form = ProgramForm()
+    if request.method == "GET":
+        form.load(programs.program_file(program))
+    elif request.form.get("add_session"):
+        form.sessions.append_entry()
+    elif form.validate_on_submit():
+        saved = _save_program(form, program.status, program.id)
+        if saved is not None:
+            flash(_("Saved. Registrants were emailed about any changed session."), "success")
+            return redirect(url_for(".overview", program_id=saved.id), 303)
+    return render_template("manage/program_form.html", form=form, program=program)
+
+
+STATUS_CHANGES = ("published", "closed", "cancelled", "archived", "draft")
+
+
+@bp.post("/<int:program_id>/status")
+@login_required
+def change_status(program_id: int) -> BaseResponse:
+    program = _program(program_id)
+    status = request.form.get("status", "")
+    form = FlaskForm()
+    if not form.validate_on_submit() or status not in STATUS_CHANGES:
+        flash(_("That change could not be made. Please try again."), "error")
+    elif status == "cancelled" and not request.form.get("confirm"):
+        flash(_("Tick the box to confirm: everyone registered will be emailed that the program is cancelled."), "error")
+    else:
+        try:
+            programs.set_program_status(program.id, status, actor=_actor())
+        except ProgramImportError as exc:
+            db.session.rollback()
+            flash(_("It cannot be published yet: %(problems)s", problems="; ".join(exc.problems)), "error")
+        else:
+            flash(_("The program is now %(status)s.", status=status), "success")
+    return redirect(url_for(".overview", program_id=program.id), 303)
+
+
+@bp.route("/<int:program_id>/duplicate", methods=["GET", "POST"])
+@login_required
+def duplicate(program_id: int) -> str | BaseResponse:
+    program = _program(program_id)
+    form = DuplicateForm()
+    if request.method == "GET":
+        form.slug.data = f"{program.slug}-again"[:120]
+        if program.first_start:
+            form.first_start.data = (
+                (program.first_start + timedelta(days=90)).astimezone(program.zone).replace(tzinfo=None)
+            )
+    elif form.validate_on_submit() and form.first_start.data:
+        try:
+            copy = programs.duplicate_program(
+                program.id,
+                slug=form.slug.data or "",
+                first_start=form.first_start.data.replace(tzinfo=program.zone),
+                actor=_actor(),
+            )
+        except ProgramImportError as exc:
+            db.session.rollback()
+            form.slug.errors = [p.partition(": ")[2] for p in exc.problems]
+        else:
+            flash(_("A draft copy was made with every date moved. Check it, then publish it."), "success")
+            return redirect(url_for(".edit_program", program_id=copy.id), 303)
+    return render_template("manage/duplicate.html", form=form, program=program)
+
+
+@bp.get("/<int:program_id>/preview")
+@login_required
+def preview_program(program_id: int) -> str:
+    program = _program(program_id)
+    return render_template("public/program.html", program=program, availability=availability(program), preview=True)

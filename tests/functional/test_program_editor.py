@@ -1,0 +1,195 @@
+"""Creating, editing, publishing, cancelling, previewing and duplicating programs in the
+organiser console."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from tests.conftest import registration_input
+from tests.functional.helpers import csrf_token
+from webapp.extensions import db
+from webapp.models import Email, Organiser, Program, ProgramSession
+from webapp.services.audit import Actor
+from webapp.services.organisers import create_organiser
+from webapp.services.registrations import register_participant
+
+KARACHI = ZoneInfo("Asia/Karachi")
+PASSWORD = "a long enough password"
+
+
+def _sign_in(app: Flask, email: str = "staff@example.org", admin: bool = False) -> FlaskClient:
+    with app.app_context():
+        create_organiser(email, "Staff", PASSWORD, admin=admin)
+    client = app.test_client()
+    token = csrf_token(client.get("/organiser/login").get_data(as_text=True))
+    client.post("/organiser/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
+    return client
+
+
+def _local(value: datetime) -> str:
+    return value.astimezone(KARACHI).strftime("%Y-%m-%dT%H:%M")
+
+
+def _form(token: str, starts: datetime, **overrides: str) -> dict[str, str]:
+    data = {
+        "csrf_token": token,
+        "title": "Grid storage basics",
+        "slug": "grid-storage",
+        "summary": "Two evenings on storage.",
+        "description": "## Topics\n- peak shaving",
+        "organiser": "BTBU-ECOSF Joint Training Center",
+        "timezone": "Asia/Karachi",
+        "registration_deadline": _local(starts - timedelta(days=2)),
+        "capacity": "100",
+        "waitlist": "y",
+        "reminders": "24h, 1h",
+        "sessions-0-title": "Evening 1",
+        "sessions-0-starts_at": _local(starts),
+        "sessions-0-ends_at": _local(starts + timedelta(hours=2)),
+        "sessions-0-join_url": "https://zoom.us/j/111",
+        "sessions-0-passcode": "abc",
+        "save": "1",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_create_with_sessions_then_publish(app: Flask) -> None:
+    client = _sign_in(app)
+    starts = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=10)
+    page = client.get("/organiser/programs/new").get_data(as_text=True)
+    token = csrf_token(page)
+    more = client.post("/organiser/programs/new", data=_form(token, starts, save="", add_session="1"))
+    assert "Session 2" in more.get_data(as_text=True) and 'value="Grid storage basics"' in more.get_data(as_text=True)
+    second = starts + timedelta(days=1)
+    data = _form(
+        token,
+        starts,
+        **{
+            "sessions-1-title": "Evening 2",
+            "sessions-1-starts_at": _local(second),
+            "sessions-1-ends_at": _local(second + timedelta(hours=2)),
+            "sessions-1-join_url": "https://zoom.us/j/222",
+        },
+    )
+    response = client.post("/organiser/programs/new", data=data)
+    assert response.status_code == 303
+    with app.app_context():
+        program = db.session.scalar(select(Program))
+        assert program.status == "draft" and program.capacity == 100 and program.reminder_minutes == [1440, 60]
+        assert [s.title for s in program.sessions] == ["Evening 1", "Evening 2"]
+        assert program.sessions[0].starts_at == starts  # typed in Karachi time, stored in UTC
+        assert [o.email for o in program.organisers] == ["staff@example.org"]  # the creator manages it
+        program_id = program.id
+    assert app.test_client().get("/programs/grid-storage").status_code == 404  # drafts are not public
+    preview = client.get(f"/organiser/programs/{program_id}/preview").get_data(as_text=True)
+    assert "Preview: this is how the public page looks" in preview and "Evening 2" in preview
+    overview = client.get(f"/organiser/programs/{program_id}/").get_data(as_text=True)
+    client.post(
+        f"/organiser/programs/{program_id}/status", data={"csrf_token": csrf_token(overview), "status": "published"}
+    )
+    assert app.test_client().get("/programs/grid-storage").status_code == 200
+
+
+def test_problems_appear_next_to_their_fields_and_values_stay(app: Flask) -> None:
+    client = _sign_in(app)
+    starts = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=10)
+    token = csrf_token(client.get("/organiser/programs/new").get_data(as_text=True))
+    data = _form(
+        token,
+        starts,
+        registration_deadline=_local(starts + timedelta(days=1)),
+        **{"sessions-0-ends_at": _local(starts - timedelta(hours=1)), "slug": "Bad Slug"},
+    )
+    page = client.post("/organiser/programs/new", data=data).get_data(as_text=True)
+    assert 'id="registration_deadline-error">Must not be after the first session starts.' in page
+    assert 'id="sessions-0-ends_at-error">Must be after starts_at.' in page
+    assert 'id="slug-error">' in page
+    assert 'value="Grid storage basics"' in page
+    with app.app_context():
+        assert db.session.scalar(select(Program.id)) is None
+
+
+def test_editing_a_link_emails_confirmed_registrants(app: Flask, make_program: Callable[..., int]) -> None:
+    program_id = make_program(capacity=5)
+    with app.app_context():
+        register_participant(program_id, registration_input(), actor=Actor.participant())
+    client = _sign_in(app, admin=True)
+    page = client.get(f"/organiser/programs/{program_id}/edit").get_data(as_text=True)
+    assert 'value="https://zoom.us/j/81234567890"' in page
+    import re
+
+    fields = dict(re.findall(r'name="([^"]+)"[^>]*value="([^"]*)"', page))
+    fields["sessions-0-join_url"] = "https://zoom.us/j/999"
+    fields["save"] = "1"
+    fields.pop("sessions-0-remove", None)
+    fields.pop("add_session", None)  # the "Add a session" button, not pressed
+    fields["description"] = "## Topics"
+    fields["waitlist"] = ""
+    response = client.post(f"/organiser/programs/{program_id}/edit", data={k: v for k, v in fields.items() if v})
+    assert response.status_code == 303, response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(ProgramSession.join_url)) == "https://zoom.us/j/999"
+        kinds = list(db.session.scalars(select(Email.kind).order_by(Email.id)))
+    assert kinds == ["confirmation", "session_updated"]
+
+
+def test_cancelling_needs_confirmation_and_emails_everyone(app: Flask, make_program: Callable[..., int]) -> None:
+    program_id = make_program()
+    with app.app_context():
+        register_participant(program_id, registration_input(), actor=Actor.participant())
+    client = _sign_in(app, admin=True)
+    token = csrf_token(client.get(f"/organiser/programs/{program_id}/").get_data(as_text=True))
+    url = f"/organiser/programs/{program_id}/status"
+    page = client.get(client.post(url, data={"csrf_token": token, "status": "cancelled"}).headers["Location"])
+    assert "Tick the box to confirm" in page.get_data(as_text=True)
+    client.post(url, data={"csrf_token": token, "status": "cancelled", "confirm": "1"})
+    with app.app_context():
+        assert db.session.scalar(select(Program.status)) == "cancelled"
+        assert "program_cancelled" in set(db.session.scalars(select(Email.kind)))
+
+
+def test_run_it_again_moves_every_date(app: Flask, make_program: Callable[..., int]) -> None:
+    program_id = make_program()
+    client = _sign_in(app, admin=True)
+    page = client.get(f"/organiser/programs/{program_id}/duplicate").get_data(as_text=True)
+    with app.app_context():
+        original = db.session.get(Program, program_id)
+        first, deadline = original.first_start, original.registration_deadline
+    new_start = (first + timedelta(days=30)).replace(second=0, microsecond=0)
+    response = client.post(
+        f"/organiser/programs/{program_id}/duplicate",
+        data={"csrf_token": csrf_token(page), "slug": "li-ion-basics-2", "first_start": _local(new_start)},
+    )
+    assert response.status_code == 303
+    with app.app_context():
+        copy = db.session.scalar(select(Program).where(Program.slug == "li-ion-basics-2"))
+        assert copy.status == "draft" and copy.first_start == new_start
+        assert copy.registration_deadline - deadline == new_start - first
+        assert copy.sessions[0].join_url == "https://zoom.us/j/81234567890"
+    taken = client.post(
+        f"/organiser/programs/{program_id}/duplicate",
+        data={"csrf_token": csrf_token(page), "slug": "li-ion-basics-2", "first_start": _local(new_start)},
+    )
+    assert "is used by another program" in taken.get_data(as_text=True)
+
+
+def test_other_organisers_cannot_edit(app: Flask, make_program: Callable[..., int]) -> None:
+    program_id = make_program()
+    client = _sign_in(app, "other@example.org")
+    token = csrf_token(client.get("/organiser/").get_data(as_text=True))
+    for url in ("edit", "duplicate", "preview", ""):
+        assert client.get(f"/organiser/programs/{program_id}/{url}").status_code == 404, url
+    response = client.post(
+        f"/organiser/programs/{program_id}/status", data={"csrf_token": token, "status": "cancelled", "confirm": "1"}
+    )
+    assert response.status_code == 404
+    with app.app_context():
+        assert db.session.scalar(select(Program.status)) == "published"
+        assert db.session.scalar(select(Organiser.id).where(Organiser.email == "other@example.org"))

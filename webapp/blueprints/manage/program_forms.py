@@ -1,0 +1,149 @@
+"""The program editor: every field of the program file, sessions inline, times typed in
+the program's own time zone. Rules (deadline before the first session, a real zone, end
+after start ...) are the import's, so the console and `programs import` agree."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    BooleanField,
+    DateTimeLocalField,
+    FieldList,
+    Form,
+    FormField,
+    IntegerField,
+    StringField,
+    TextAreaField,
+)
+from wtforms.fields.choices import SelectChoice, SelectField
+from wtforms.validators import NumberRange, Optional
+
+from webapp.services.times import all_timezones, is_valid_timezone
+
+LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value
+
+
+class SessionForm(Form):
+    title = StringField(_l("Session title"), filters=[_strip])
+    starts_at = DateTimeLocalField(_l("Starts"), format=LOCAL_FORMAT, validators=[Optional()])
+    ends_at = DateTimeLocalField(_l("Ends"), format=LOCAL_FORMAT, validators=[Optional()])
+    join_url = StringField(_l("Zoom link"), filters=[_strip])
+    passcode = StringField(_l("Passcode"), filters=[_strip])
+    remove = BooleanField(_l("Remove this session"))
+
+
+class ProgramForm(FlaskForm):
+    title = StringField(_l("Title"), filters=[_strip])
+    slug = StringField(_l("Web address"), filters=[_strip], description=_l("Lower-case letters, digits and hyphens."))
+    summary = StringField(_l("Summary"), filters=[_strip])
+    description = TextAreaField(_l("Description (Markdown)"))
+    organiser = StringField(_l("Organiser"), filters=[_strip])
+    timezone = SelectField(_l("Time zone"), validate_choice=False)
+    registration_opens_at = DateTimeLocalField(_l("Registration opens"), format=LOCAL_FORMAT, validators=[Optional()])
+    registration_deadline = DateTimeLocalField(
+        _l("Registration deadline"), format=LOCAL_FORMAT, validators=[Optional()]
+    )
+    capacity = IntegerField(_l("Seats (empty for unlimited)"), validators=[Optional(), NumberRange(min=1)])
+    waitlist = BooleanField(_l("Waiting list when full"))
+    approval_required = BooleanField(_l("Organisers approve each registration"))
+    reminders = StringField(_l("Reminders before each session"), description=_l('For example "24h, 1h" or "2d, 30m".'))
+    sessions = FieldList(FormField(SessionForm), min_entries=1)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.timezone.choices = [SelectChoice(z) for z in all_timezones()]
+
+    def load(self, data: dict[str, Any]) -> None:
+        """Fill the form from a program file (times shown in the program's zone)."""
+        zone = ZoneInfo(data["timezone"])
+
+        def local(value: str | None) -> datetime | None:
+            return datetime.fromisoformat(value).astimezone(zone).replace(tzinfo=None) if value else None
+
+        for key in ("title", "slug", "summary", "description", "organiser", "timezone", "capacity"):
+            getattr(self, key).data = data.get(key)
+        self.waitlist.data = data.get("waitlist", False)
+        self.approval_required.data = data.get("approval_required", False)
+        self.registration_opens_at.data = local(data.get("registration_opens_at"))
+        self.registration_deadline.data = local(data.get("registration_deadline"))
+        self.reminders.data = ", ".join(data.get("reminders") or [])
+        while self.sessions.entries:
+            self.sessions.pop_entry()
+        for session in data.get("sessions") or [{}]:
+            entry = self.sessions.append_entry()
+            entry.title.data = session.get("title")
+            entry.starts_at.data = local(session.get("starts_at"))
+            entry.ends_at.data = local(session.get("ends_at"))
+            entry.join_url.data = session.get("join_url")
+            entry.passcode.data = session.get("passcode")
+
+    def to_file(self, status: str) -> dict[str, Any]:
+        """The program file these fields describe, for `import_program` to validate."""
+        zone_name = self.timezone.data or "UTC"
+        zone = ZoneInfo(zone_name) if is_valid_timezone(zone_name) else ZoneInfo("UTC")
+
+        def iso(value: datetime | None) -> str | None:
+            return value.replace(tzinfo=zone).isoformat() if value else None
+
+        reminders = [r.strip() for r in (self.reminders.data or "").split(",") if r.strip()]
+        return {
+            "slug": self.slug.data or "",
+            "title": self.title.data or "",
+            "summary": self.summary.data or "",
+            "description": self.description.data or "",
+            "organiser": self.organiser.data or "",
+            "timezone": zone_name,
+            "registration_opens_at": iso(self.registration_opens_at.data),
+            "registration_deadline": iso(self.registration_deadline.data),
+            "capacity": self.capacity.data,
+            "waitlist": bool(self.waitlist.data),
+            "approval_required": bool(self.approval_required.data),
+            "status": status,
+            "reminders": reminders,
+            "sessions": [
+                {
+                    "title": entry.title.data or "",
+                    "starts_at": iso(entry.starts_at.data),
+                    "ends_at": iso(entry.ends_at.data),
+                    "join_url": entry.join_url.data or "",
+                    "passcode": entry.passcode.data or "",
+                }
+                for entry in self.sessions.entries
+                if not entry.remove.data
+            ],
+        }
+
+    def show_problems(self, problems: list[str]) -> list[str]:
+        """Put each of the import's problems next to its field; return those that
+        belong to no single field (the caller shows them at the top)."""
+        kept = [e for e in self.sessions.entries if not e.remove.data]
+        general = []
+        for problem in problems:
+            key, _, message = problem.partition(": ")
+            field = None
+            if key.startswith("sessions[") and "]." in key:
+                index = int(key[len("sessions[") : key.index("]")]) - 1
+                name = key.split("].", 1)[1]
+                if 0 <= index < len(kept) and name in kept[index]._fields:
+                    field = kept[index][name]
+            elif key in self._fields and key != "sessions":
+                field = self[key]
+            if field is not None:
+                field.errors = [*field.errors, message[:1].upper() + message[1:] + "."]
+            else:
+                general.append(problem)
+        return general
+
+
+class DuplicateForm(FlaskForm):
+    slug = StringField(_l("Web address of the copy"), filters=[_strip])
+    first_start = DateTimeLocalField(_l("First session of the copy starts"), format=LOCAL_FORMAT)
