@@ -129,7 +129,8 @@ def test_editing_a_link_emails_confirmed_registrants(app: Flask, make_program: C
     fields["sessions-0-join_url"] = "https://zoom.us/j/999"
     fields["save"] = "1"
     fields.pop("sessions-0-remove", None)
-    fields.pop("add_session", None)  # the "Add a session" button, not pressed
+    for button in ("add_session", "add_question"):  # buttons that were not pressed
+        fields.pop(button, None)
     fields["description"] = "## Topics"
     fields["waitlist"] = ""
     response = client.post(f"/organiser/programs/{program_id}/edit", data={k: v for k, v in fields.items() if v})

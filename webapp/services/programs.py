@@ -21,7 +21,7 @@ from webapp.services import audit
 from webapp.services.audit import Actor
 from webapp.services.errors import ProgramImportError, ProgramNotFound
 from webapp.services.outbox import dispatch
-from webapp.services.text import single_line
+from webapp.services.text import single_line, slugify
 from webapp.services.times import is_valid_timezone, parse_iso_datetime
 
 # Registration is "closing soon" within this long of the deadline.
@@ -80,6 +80,7 @@ class ProgramSpec:
     status: str
     reminder_minutes: list[int]
     sessions: list[SessionSpec]
+    questions: list[dict[str, Any]]
 
 
 def parse_reminder_offset(value: Any) -> int:
@@ -90,6 +91,69 @@ def parse_reminder_offset(value: Any) -> int:
     if not match or int(match.group(1)) <= 0:
         raise ValueError(value)
     return int(match.group(1)) * {"m": 1, "h": 60, "d": 1440}[match.group(2)]
+
+
+QUESTION_TYPES = ("short_text", "long_text", "single_choice", "multiple_choice", "checkbox", "country")
+_CHOICE_TYPES = ("single_choice", "multiple_choice")
+_KEY = re.compile(r"^[a-z0-9_]{1,40}$")
+
+
+def _validate_questions(raw: Any, problems: list[str]) -> list[dict[str, Any]]:
+    """Extra form questions: label, type, required, options (for choices); the key
+    names the answer in exports and is derived from the label if not given."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        problems.append("questions: must be a list")
+        return []
+    if len(raw) > 30:
+        problems.append("questions: at most 30 questions")
+    questions: list[dict[str, Any]] = []
+    keys: set[str] = set()
+    for index, item in enumerate(raw[:30], start=1):
+        label_key = f"questions[{index}]"
+        if not isinstance(item, dict):
+            problems.append(f"{label_key}: must be an object")
+            continue
+        for key in sorted(set(item) - {"key", "label", "type", "required", "options"}):
+            problems.append(f"{label_key}.{key}: unknown field")
+        label = single_line(item.get("label") if isinstance(item.get("label"), str) else "", 300)
+        if not label:
+            problems.append(f"{label_key}.label: is required")
+        kind = item.get("type", "short_text")
+        if kind not in QUESTION_TYPES:
+            problems.append(f"{label_key}.type: must be one of {', '.join(QUESTION_TYPES)}")
+        key = item.get("key") or slugify(label).replace("-", "_")[:40] or f"q{index}"
+        if not isinstance(key, str) or not _KEY.match(key):
+            problems.append(f"{label_key}.key: {key!r} may contain only lower-case letters, digits and _")
+        elif key in keys or key in _ANSWER_RESERVED:
+            problems.append(f"{label_key}.key: {key!r} is used twice")
+        keys.add(str(key))
+        options = item.get("options") or []
+        if not isinstance(options, list) or not all(isinstance(o, str) and o.strip() for o in options):
+            problems.append(f"{label_key}.options: must be a list of non-empty texts")
+            options = []
+        options = [single_line(o, 200) for o in options]
+        if kind in _CHOICE_TYPES and len(options) < 2:
+            problems.append(f"{label_key}.options: a choice needs at least two options")
+        required = item.get("required", False)
+        if not isinstance(required, bool):
+            problems.append(f"{label_key}.required: must be true or false")
+            required = False
+        questions.append(
+            {
+                "key": key,
+                "label": label,
+                "type": kind,
+                "required": required,
+                "options": options if kind in _CHOICE_TYPES else [],
+            }
+        )
+    return questions
+
+
+# Answer keys that would collide with the form's own fields.
+_ANSWER_RESERVED = {"full_name", "email", "country", "organisation", "job_title", "language", "timezone", "consent"}
 
 
 def validate_program_data(data: Any) -> ProgramSpec:
@@ -239,6 +303,8 @@ def validate_program_data(data: Any) -> ProgramSpec:
                 )
             )
 
+    questions = _validate_questions(data.get("questions"), problems)
+
     if deadline and sessions:
         first = min(s.starts_at for s in sessions)
         if deadline > first:
@@ -264,6 +330,7 @@ def validate_program_data(data: Any) -> ProgramSpec:
         status=status,
         reminder_minutes=reminder_minutes,
         sessions=sorted(sessions, key=lambda s: s.starts_at),
+        questions=questions,
     )
 
 
@@ -329,6 +396,7 @@ def import_program(data: Any, *, actor: Actor, program_id: int | None = None) ->
         "approval_required",
         "status",
         "reminder_minutes",
+        "questions",
     ):
         setattr(program, field, getattr(spec, field))
 
@@ -411,6 +479,7 @@ def program_file(program: Program) -> dict[str, Any]:
         "approval_required": program.approval_required,
         "status": program.status,
         "reminders": [_offset_text(m) for m in program.reminder_minutes or []],
+        "questions": [dict(q) for q in program.questions or []],
         "sessions": [
             {
                 "title": s.title,

@@ -16,6 +16,7 @@ from wtforms import (
     FieldList,
     Form,
     FormField,
+    HiddenField,
     IntegerField,
     StringField,
     TextAreaField,
@@ -41,6 +42,26 @@ class SessionForm(Form):
     remove = BooleanField(_l("Remove this session"))
 
 
+QUESTION_TYPE_LABELS = {
+    "short_text": _l("Short text"),
+    "long_text": _l("Long text"),
+    "single_choice": _l("One of several options"),
+    "multiple_choice": _l("Any of several options"),
+    "checkbox": _l("A box to tick"),
+    "country": _l("A country"),
+}
+
+
+class QuestionForm(Form):
+    # Not "label" and "type": a FormField entry has attributes of those names already.
+    text = StringField(_l("Question"), filters=[_strip])
+    kind = SelectField(_l("Answer"), choices=[SelectChoice(k, v) for k, v in QUESTION_TYPE_LABELS.items()])
+    required = BooleanField(_l("An answer is required"))
+    options = TextAreaField(_l("Options, one per line (for the option types)"))
+    key = HiddenField()
+    remove = BooleanField(_l("Remove this question"))
+
+
 class ProgramForm(FlaskForm):
     title = StringField(_l("Title"), filters=[_strip])
     slug = StringField(_l("Web address"), filters=[_strip], description=_l("Lower-case letters, digits and hyphens."))
@@ -57,6 +78,7 @@ class ProgramForm(FlaskForm):
     approval_required = BooleanField(_l("Organisers approve each registration"))
     reminders = StringField(_l("Reminders before each session"), description=_l('For example "24h, 1h" or "2d, 30m".'))
     sessions = FieldList(FormField(SessionForm), min_entries=1)
+    questions = FieldList(FormField(QuestionForm), min_entries=0)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -78,6 +100,15 @@ class ProgramForm(FlaskForm):
         self.reminders.data = ", ".join(data.get("reminders") or [])
         while self.sessions.entries:
             self.sessions.pop_entry()
+        while self.questions.entries:
+            self.questions.pop_entry()
+        for question in data.get("questions") or []:
+            entry = self.questions.append_entry()
+            entry.text.data = question.get("label")
+            entry.kind.data = question.get("type", "short_text")
+            entry.required.data = bool(question.get("required"))
+            entry.options.data = "\n".join(question.get("options") or [])
+            entry.key.data = question.get("key")
         for session in data.get("sessions") or [{}]:
             entry = self.sessions.append_entry()
             entry.title.data = session.get("title")
@@ -120,22 +151,39 @@ class ProgramForm(FlaskForm):
                 for entry in self.sessions.entries
                 if not entry.remove.data
             ],
+            "questions": [
+                {
+                    **({"key": entry.key.data} if entry.key.data else {}),
+                    "label": entry.text.data or "",
+                    "type": entry.kind.data or "short_text",
+                    "required": bool(entry.required.data),
+                    "options": [o.strip() for o in (entry.options.data or "").splitlines() if o.strip()],
+                }
+                for entry in self.questions.entries
+                if not entry.remove.data
+            ],
         }
 
     def show_problems(self, problems: list[str]) -> list[str]:
         """Put each of the import's problems next to its field; return those that
         belong to no single field (the caller shows them at the top)."""
-        kept = [e for e in self.sessions.entries if not e.remove.data]
+        kept = {
+            "sessions": [e for e in self.sessions.entries if not e.remove.data],
+            "questions": [e for e in self.questions.entries if not e.remove.data],
+        }
         general = []
         for problem in problems:
             key, _, message = problem.partition(": ")
             field = None
-            if key.startswith("sessions[") and "]." in key:
-                index = int(key[len("sessions[") : key.index("]")]) - 1
+            if "[" in key and "]." in key:
+                group, index_text = key.split("[", 1)
+                index = int(index_text[: index_text.index("]")]) - 1
                 name = key.split("].", 1)[1]
-                if 0 <= index < len(kept) and name in kept[index]._fields:
-                    field = kept[index][name]
-            elif key in self._fields and key != "sessions":
+                name = {"label": "text", "type": "kind"}.get(name, name) if group == "questions" else name
+                entries = kept.get(group, [])
+                if 0 <= index < len(entries) and name in entries[index]._fields:
+                    field = entries[index][name]
+            elif key in self._fields and key not in kept:
                 field = self[key]
             if field is not None:
                 field.errors = [*field.errors, message[:1].upper() + message[1:] + "."]

@@ -276,6 +276,18 @@ def _save_program(form: ProgramForm, status: str, program_id: int | None) -> Pro
     return program
 
 
+def _grow(form: ProgramForm) -> bool:
+    """The "Add a session" and "Add a question" buttons: one more empty entry, nothing
+    saved (works without JavaScript)."""
+    if request.form.get("add_session"):
+        form.sessions.append_entry()
+        return True
+    if request.form.get("add_question"):
+        form.questions.append_entry()
+        return True
+    return False
+
+
 @bp.route("/new", methods=["GET", "POST"])
 @login_required
 def create_program() -> str | BaseResponse:
@@ -284,8 +296,8 @@ def create_program() -> str | BaseResponse:
         form.timezone.data = "UTC"
         form.reminders.data = "24h, 1h"
         form.waitlist.data = True
-    elif request.form.get("add_session"):
-        form.sessions.append_entry()
+    elif _grow(form):
+        pass
     elif form.validate_on_submit():
         program = _save_program(form, "draft", None)
         if program is not None:
@@ -302,8 +314,8 @@ def edit_program(program_id: int) -> str | BaseResponse:
     form = ProgramForm()
     if request.method == "GET":
         form.load(programs.program_file(program))
-    elif request.form.get("add_session"):
-        form.sessions.append_entry()
+    elif _grow(form):
+        pass
     elif form.validate_on_submit():
         saved = _save_program(form, program.status, program.id)
         if saved is not None:

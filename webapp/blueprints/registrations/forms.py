@@ -7,9 +7,19 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, EmailField, SelectField, StringField
+from wtforms import (
+    BooleanField,
+    EmailField,
+    Field,
+    RadioField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Email, InputRequired, Length, ValidationError
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
+from wtforms.widgets import CheckboxInput, ListWidget
 
 from webapp.services.locales import LANGUAGES, country_choices, language_choices
 from webapp.services.registrations import RegistrationInput
@@ -83,9 +93,17 @@ class RegistrationForm(FlaskForm):
         if not self.timezone.data:
             self.timezone.data = program_timezone
 
+    def question_fields(self) -> list[Field]:
+        """The program's own questions, in order."""
+        return [field for name, field in self._fields.items() if name.startswith(QUESTION_PREFIX)]
+
+    def answers(self) -> dict[str, Any]:
+        return {field.name[len(QUESTION_PREFIX) :]: field.data for field in self.question_fields()}
+
     def to_input(self, program_timezone: str, *, consent: bool | None = None) -> RegistrationInput:
         """What was typed, for the registration service."""
         return RegistrationInput(
+            answers=self.answers(),
             full_name=self.full_name.data or "",
             email=self.email.data or "",
             country=self.country.data or "",
@@ -111,3 +129,47 @@ class RegistrationForm(FlaskForm):
 
 class CancelForm(FlaskForm):
     """Only the CSRF token: cancelling is one button after a confirmation page."""
+
+
+QUESTION_PREFIX = "q_"
+
+
+def _question_field(question: dict[str, Any], locale: str) -> Any:
+    label = question["label"]
+    required = bool(question.get("required"))
+    message = _l("Please answer this question.")
+    kind = question.get("type", "short_text")
+    if kind == "checkbox":
+        return BooleanField(label, validators=[DataRequired(message)] if required else [])
+    presence = [InputRequired(message)] if required else [Optional()]
+    if kind == "long_text":
+        return TextAreaField(label, filters=[_strip], validators=[*presence, Length(max=5000)])
+    if kind == "single_choice":
+        choices = [SelectChoice(o) for o in question.get("options", [])]
+        return RadioField(label, choices=choices, validators=[InputRequired(message)] if required else [Optional()])
+    if kind == "multiple_choice":
+        choices = [SelectChoice(o) for o in question.get("options", [])]
+        return SelectMultipleField(
+            label,
+            choices=choices,
+            widget=ListWidget(prefix_label=False),
+            option_widget=CheckboxInput(),
+            validators=[DataRequired(message)] if required else [Optional()],
+        )
+    if kind == "country":
+        choices = [SelectChoice("", _l("Choose a country"))] + [SelectChoice(c, n) for c, n in country_choices(locale)]
+        return SelectField(label, choices=choices, validators=presence)
+    return StringField(label, filters=[_one_line], validators=[*presence, Length(max=500)])
+
+
+def registration_form_for(questions: list[dict[str, Any]], locale: str) -> type[RegistrationForm]:
+    """The registration form with a program's own questions added after the standard
+    fields, in the organiser's order."""
+    if not questions:
+        return RegistrationForm
+    fields = {f"{QUESTION_PREFIX}{q['key']}": _question_field(q, locale) for q in questions}
+    return type("ProgramRegistrationForm", (RegistrationForm,), fields)
+
+
+def _strip(value: Any) -> Any:
+    return value.strip() if isinstance(value, str) else value

@@ -20,7 +20,7 @@ from flask_babel import gettext as _
 from werkzeug.wrappers import Response as BaseResponse
 
 from webapp.blueprints.registrations import bp
-from webapp.blueprints.registrations.forms import CancelForm, RegistrationForm
+from webapp.blueprints.registrations.forms import CancelForm, registration_form_for
 from webapp.extensions import csrf, limiter
 from webapp.models import Registration
 from webapp.services.audit import Actor
@@ -51,7 +51,7 @@ def create(slug: str) -> str | BaseResponse:
     except ProgramNotFound:
         abort(404)
     locale = str(get_locale())
-    form = RegistrationForm(locale=locale, program_timezone=program.timezone)
+    form = registration_form_for(program.questions or [], locale)(locale=locale, program_timezone=program.timezone)
     form_error = None
     if request.method == "POST":
         if form.validate():
