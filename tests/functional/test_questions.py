@@ -156,3 +156,28 @@ def test_editor_adds_a_question(app: Flask, make_program: Callable[..., int]) ->
                 "options": ["1-10", "11-100"],
             }
         ]
+
+
+def test_editor_moves_a_question_up(app: Flask, make_program: Callable[..., int]) -> None:
+    program_id = make_program(questions=QUESTIONS[:3])
+    with app.app_context():
+        create_organiser("boss@example.org", "Boss", "a long enough password", admin=True)
+    client = app.test_client()
+    token = csrf_token(client.get("/organiser/login").get_data(as_text=True))
+    client.post(
+        "/organiser/login",
+        data={"email": "boss@example.org", "password": "a long enough password", "csrf_token": token},
+    )
+    url = f"/organiser/programs/{program_id}/edit"
+    page = client.get(url).get_data(as_text=True)
+    assert page.index("Your sector") < page.index("Your plans")
+    import re
+
+    fields = {k: v for k, v in re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page) if v}
+    fields = {k: v for k, v in fields.items() if not k.endswith("-remove") and k not in ("waitlist",)}
+    fields |= {"timezone": "Asia/Karachi", "description": "x", "move_question_up": "2"}
+    fields |= {f"questions-{i}-text": q["label"] for i, q in enumerate(QUESTIONS[:3])}
+    fields |= {f"questions-{i}-kind": q["type"] for i, q in enumerate(QUESTIONS[:3])}
+    fields |= {"questions-0-options": "Grid\nMobility", "questions-1-options": "Cells\nPacks\nRecycling"}
+    moved = client.post(url, data=fields).get_data(as_text=True)
+    assert moved.index("Your plans") < moved.index("Topics you want covered")

@@ -117,6 +117,13 @@ class ProgramForm(FlaskForm):
             entry.join_url.data = session.get("join_url")
             entry.passcode.data = session.get("passcode")
 
+    def swap_questions(self, first: int, second: int) -> None:
+        """Swap two questions. Their order is the order of the entries' field names, so
+        the typed values move between entries, not the entries themselves."""
+        a, b = self.questions.entries[first], self.questions.entries[second]
+        for name in a._fields:
+            a[name].data, b[name].data = b[name].data, a[name].data
+
     def to_file(self, status: str) -> dict[str, Any]:
         """The program file these fields describe, for `import_program` to validate."""
         zone_name = self.timezone.data or "UTC"

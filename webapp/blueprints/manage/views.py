@@ -277,13 +277,17 @@ def _save_program(form: ProgramForm, status: str, program_id: int | None) -> Pro
 
 
 def _grow(form: ProgramForm) -> bool:
-    """The "Add a session" and "Add a question" buttons: one more empty entry, nothing
-    saved (works without JavaScript)."""
+    """The "Add a session", "Add a question" and "Move up" buttons: change the form,
+    save nothing (works without JavaScript)."""
     if request.form.get("add_session"):
         form.sessions.append_entry()
         return True
     if request.form.get("add_question"):
         form.questions.append_entry()
+        return True
+    move = request.form.get("move_question_up", "")
+    if move.isdigit() and 0 < int(move) < len(form.questions.entries):
+        form.swap_questions(int(move) - 1, int(move))
         return True
     return False
 
