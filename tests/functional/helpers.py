@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import PARTICIPANT
@@ -30,3 +31,23 @@ def register(client: FlaskClient, slug: str, **overrides: Any) -> Any:
     data = form_values(**overrides)
     data["csrf_token"] = csrf_token(page.get_data(as_text=True))
     return client.post(f"/programs/{slug}/register", data=data)
+
+
+ORGANISER_PASSWORD = "a long enough password"
+
+
+def sign_in(
+    app: Flask, email: str = "boss@example.org", *, admin: bool = False, name: str | None = None
+) -> FlaskClient:
+    """Create an organiser account and return a client signed in as them."""
+    from webapp.services.organisers import create_organiser
+
+    with app.app_context():
+        create_organiser(email, name or email.split("@")[0].title(), ORGANISER_PASSWORD, admin=admin)
+    client = app.test_client()
+    token = csrf_token(client.get("/organiser/login").get_data(as_text=True))
+    response = client.post(
+        "/organiser/login", data={"email": email, "password": ORGANISER_PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 303, "sign-in failed"
+    return client

@@ -14,27 +14,12 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from tests.conftest import registration_input
-from tests.functional.helpers import csrf_token
+from tests.functional.helpers import csrf_token, sign_in
 from webapp.extensions import db
 from webapp.models import AuditEntry, Email, Organiser, Program, Registration
 from webapp.services.access import assign_program
 from webapp.services.audit import Actor
-from webapp.services.organisers import create_organiser
 from webapp.services.registrations import register_participant
-
-PASSWORD = "a long enough password"
-
-
-def _sign_in(app: Flask, email: str, *, admin: bool = False) -> FlaskClient:
-    with app.app_context():
-        create_organiser(email, email.split("@")[0].title(), PASSWORD, admin=admin)
-    client = app.test_client()
-    page = client.get("/organiser/login").get_data(as_text=True)
-    response = client.post(
-        "/organiser/login", data={"email": email, "password": PASSWORD, "csrf_token": csrf_token(page)}
-    )
-    assert response.status_code == 303
-    return client
 
 
 def _assign(app: Flask, email: str, program_id: int) -> None:
@@ -67,7 +52,7 @@ def program_id(make_program: Callable[..., int]) -> int:
 
 def test_another_organisers_program_is_404_everywhere(app: Flask, program_id: int) -> None:
     [registration_id] = _register(app, program_id, 1)
-    stranger = _sign_in(app, "stranger@example.org")
+    stranger = sign_in(app, "stranger@example.org")
     base = f"/organiser/programs/{program_id}"
     for url in (
         f"{base}/attendees",
@@ -90,7 +75,7 @@ def test_another_organisers_program_is_404_everywhere(app: Flask, program_id: in
 
 
 def test_admin_sees_every_program(app: Flask, program_id: int) -> None:
-    admin = _sign_in(app, "boss@example.org", admin=True)
+    admin = sign_in(app, "boss@example.org", admin=True)
     assert admin.get(f"/organiser/programs/{program_id}/attendees").status_code == 200
     assert "Lithium-ion basics" in admin.get("/organiser/").get_data(as_text=True)
 
@@ -103,7 +88,7 @@ def test_search_filter_sort_and_tabs(app: Flask, program_id: int) -> None:
             registration_input(email="zhang@example.cn", full_name="Zhang Wei", country="CN", organisation="CATL"),
             actor=Actor.participant(),
         )
-    client = _sign_in(app, "boss@example.org", admin=True)
+    client = sign_in(app, "boss@example.org", admin=True)
     url = f"/organiser/programs/{program_id}/attendees"
     page = client.get(url).get_data(as_text=True)
     assert "Confirmed (2)" in page and "Waiting list (4)" in page and "All (6)" in page
@@ -124,7 +109,7 @@ def test_search_filter_sort_and_tabs(app: Flask, program_id: int) -> None:
 def test_pagination(app: Flask, make_program: Callable[..., int]) -> None:
     program_id = make_program()
     _register(app, program_id, 12)
-    client = _sign_in(app, "boss@example.org", admin=True)
+    client = sign_in(app, "boss@example.org", admin=True)
     page = client.get(f"/organiser/programs/{program_id}/attendees?per_page=10&page=2").get_data(as_text=True)
     assert "Page 1 of 1" in page  # per_page is not taken from the URL; 50 per page
     assert page.count('name="ids"') == 12
@@ -144,7 +129,7 @@ def _act(
 
 def test_cancel_promotes_from_the_waitlist_and_is_audited(app: Flask, program_id: int) -> None:
     ids = _register(app, program_id, 4)
-    client = _sign_in(app, "boss@example.org", admin=True)
+    client = sign_in(app, "boss@example.org", admin=True)
     page = _act(client, program_id, "cancel", [ids[0]])
     assert "1 changed" in page and "1 moved up from the waiting list" in page
     assert _statuses(app) == {
@@ -165,7 +150,7 @@ def test_cancel_promotes_from_the_waitlist_and_is_audited(app: Flask, program_id
 def test_approve_obeys_capacity(app: Flask, make_program: Callable[..., int]) -> None:
     program_id = make_program(capacity=1, approval_required=True)
     ids = _register(app, program_id, 3)
-    client = _sign_in(app, "boss@example.org", admin=True)
+    client = sign_in(app, "boss@example.org", admin=True)
     _act(client, program_id, "approve", ids)
     assert sorted(_statuses(app).values()) == ["confirmed", "waitlisted", "waitlisted"]
     page = _act(client, program_id, "promote", ids)
@@ -179,7 +164,7 @@ def test_bulk_action_on_everyone_matching_the_filter(app: Flask, make_program: C
         register_participant(
             program_id, registration_input(email="keep@example.org", country="FR"), actor=Actor.participant()
         )
-    client = _sign_in(app, "boss@example.org", admin=True)
+    client = sign_in(app, "boss@example.org", admin=True)
     page = _act(client, program_id, "mark_attended", [], scope="matching", filter="country=PK")
     assert "3 changed" in page
     with app.app_context():
@@ -192,7 +177,7 @@ def test_bulk_action_on_everyone_matching_the_filter(app: Flask, make_program: C
 def test_resend_writes_a_new_email(app: Flask, make_program: Callable[..., int]) -> None:
     program_id = make_program()
     ids = _register(app, program_id, 1)
-    client = _sign_in(app, "boss@example.org", admin=True)
+    client = sign_in(app, "boss@example.org", admin=True)
     _act(client, program_id, "resend", ids)
     _act(client, program_id, "resend", ids)
     with app.app_context():
@@ -201,7 +186,7 @@ def test_resend_writes_a_new_email(app: Flask, make_program: Callable[..., int])
 
 def test_actions_need_the_csrf_token(app: Flask, program_id: int) -> None:
     ids = _register(app, program_id, 1)
-    client = _sign_in(app, "boss@example.org", admin=True)
+    client = sign_in(app, "boss@example.org", admin=True)
     response = client.post(f"/organiser/programs/{program_id}/attendees/actions", data={"action": "cancel", "ids": ids})
     assert response.status_code == 400
     assert _statuses(app)["p0@example.com"] == "confirmed"
@@ -209,7 +194,7 @@ def test_actions_need_the_csrf_token(app: Flask, program_id: int) -> None:
 
 def test_add_registrant_bypasses_deadline_not_capacity(app: Flask, make_program: Callable[..., int]) -> None:
     program_id = make_program(capacity=1, waitlist=False, status="closed")
-    client = _sign_in(app, "boss@example.org", admin=True)
+    client = sign_in(app, "boss@example.org", admin=True)
     url = f"/organiser/programs/{program_id}/attendees/new"
 
     def add(email: str, **extra: str) -> FlaskClient:
@@ -240,7 +225,7 @@ def test_exports_csv_and_xlsx_neutralise_formulas(app: Flask, make_program: Call
             register_participant(
                 program_id, registration_input(email=f"x{i}@example.com", full_name=name), actor=Actor.participant()
             )
-    client = _sign_in(app, "boss@example.org", admin=True)
+    client = sign_in(app, "boss@example.org", admin=True)
     response = client.get(f"/organiser/programs/{program_id}/attendees.csv?sort=email&dir=asc")
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
@@ -264,11 +249,11 @@ def test_program_overview_counts_chart_countries_and_email_health(app: Flask, pr
         register_participant(
             program_id, registration_input(email="cn@example.cn", country="CN"), actor=Actor.participant()
         )
-    client = _sign_in(app, "boss@example.org", admin=True)
+    client = sign_in(app, "boss@example.org", admin=True)
     page = client.get(f"/organiser/programs/{program_id}/").get_data(as_text=True)
     assert "<svg" in page and "<rect" in page  # registrations per day, drawn without script
     assert "Pakistan" in page and "China" in page
     assert "0 sent, 4 waiting, 0 failed" in page
     assert "The oldest waiting email was written" in page
-    stranger = _sign_in(app, "stranger@example.org")
+    stranger = sign_in(app, "stranger@example.org")
     assert stranger.get(f"/organiser/programs/{program_id}/").status_code == 404

@@ -12,25 +12,16 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from tests.conftest import SMTPServer, registration_input
-from tests.functional.helpers import csrf_token
+from tests.functional.helpers import csrf_token, sign_in
 from webapp.extensions import db
 from webapp.models import Email, Registration
 from webapp.services.audit import Actor
 from webapp.services.mailer import deliver_emails
-from webapp.services.organisers import create_organiser
 from webapp.services.registrations import register_participant
 
 
 def _admin(app: Flask) -> FlaskClient:
-    with app.app_context():
-        create_organiser("boss@example.org", "Boss", "a long enough password", admin=True)
-    client = app.test_client()
-    token = csrf_token(client.get("/organiser/login").get_data(as_text=True))
-    client.post(
-        "/organiser/login",
-        data={"email": "boss@example.org", "password": "a long enough password", "csrf_token": token},
-    )
-    return client
+    return sign_in(app, admin=True)
 
 
 def _people(app: Flask, program_id: int) -> None:
@@ -104,13 +95,6 @@ def test_join_url_only_for_confirmed_and_unknown_placeholders_refused(
 
 def test_another_organisers_messages_are_404(app: Flask, make_program: Callable[..., int]) -> None:
     program_id = make_program()
-    with app.app_context():
-        create_organiser("other@example.org", "Other", "a long enough password")
-    client = app.test_client()
-    token = csrf_token(client.get("/organiser/login").get_data(as_text=True))
-    client.post(
-        "/organiser/login",
-        data={"email": "other@example.org", "password": "a long enough password", "csrf_token": token},
-    )
+    client = sign_in(app, "other@example.org")
     for url in (f"/organiser/programs/{program_id}/messages", f"/organiser/programs/{program_id}/messages/new"):
         assert client.get(url).status_code == 404

@@ -12,24 +12,17 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from tests.conftest import registration_input
-from tests.functional.helpers import csrf_token
+from tests.functional.helpers import csrf_token, sign_in
 from webapp.extensions import db
 from webapp.models import Email, Organiser, Program, ProgramSession
 from webapp.services.audit import Actor
-from webapp.services.organisers import create_organiser
 from webapp.services.registrations import register_participant
 
 KARACHI = ZoneInfo("Asia/Karachi")
-PASSWORD = "a long enough password"
 
 
 def _sign_in(app: Flask, email: str = "staff@example.org", admin: bool = False) -> FlaskClient:
-    with app.app_context():
-        create_organiser(email, "Staff", PASSWORD, admin=admin)
-    client = app.test_client()
-    token = csrf_token(client.get("/organiser/login").get_data(as_text=True))
-    client.post("/organiser/login", data={"email": email, "password": PASSWORD, "csrf_token": token})
-    return client
+    return sign_in(app, email, admin=admin, name="Staff")
 
 
 def _local(value: datetime) -> str:

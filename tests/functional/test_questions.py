@@ -12,12 +12,11 @@ from flask import Flask
 from sqlalchemy import select
 
 from tests.conftest import program_data
-from tests.functional.helpers import csrf_token, form_values
+from tests.functional.helpers import csrf_token, form_values, sign_in
 from webapp.extensions import db
 from webapp.models import Program, Registration
 from webapp.services.audit import Actor
 from webapp.services.errors import ProgramImportError
-from webapp.services.organisers import create_organiser
 from webapp.services.programs import import_program
 
 QUESTIONS = [
@@ -89,14 +88,7 @@ def test_public_form_asks_validates_and_stores_answers(app: Flask, make_program:
         "factory_country": "PK",
     }
 
-    with app.app_context():
-        create_organiser("boss@example.org", "Boss", "a long enough password", admin=True)
-    organiser = app.test_client()
-    token = csrf_token(organiser.get("/organiser/login").get_data(as_text=True))
-    organiser.post(
-        "/organiser/login",
-        data={"email": "boss@example.org", "password": "a long enough password", "csrf_token": token},
-    )
+    organiser = sign_in(app, "boss@example.org", admin=True)
     listing = organiser.get(f"/organiser/programs/{program_id}/attendees").get_data(as_text=True)
     assert "Your sector" in listing and "Cells, Recycling" in listing and "&lt;b&gt;in&lt;/b&gt;" in listing
     rows = list(
@@ -114,14 +106,7 @@ def test_editor_adds_a_question(app: Flask, make_program: Callable[..., int]) ->
     import re
 
     program_id = make_program()
-    with app.app_context():
-        create_organiser("boss@example.org", "Boss", "a long enough password", admin=True)
-    client = app.test_client()
-    token = csrf_token(client.get("/organiser/login").get_data(as_text=True))
-    client.post(
-        "/organiser/login",
-        data={"email": "boss@example.org", "password": "a long enough password", "csrf_token": token},
-    )
+    client = sign_in(app, "boss@example.org", admin=True)
     url = f"/organiser/programs/{program_id}/edit"
     page = client.get(url).get_data(as_text=True)
     fields = {k: v for k, v in re.findall(r'<input[^>]*name="([^"]+)"[^>]*value="([^"]*)"', page) if v}
@@ -160,14 +145,7 @@ def test_editor_adds_a_question(app: Flask, make_program: Callable[..., int]) ->
 
 def test_editor_moves_a_question_up(app: Flask, make_program: Callable[..., int]) -> None:
     program_id = make_program(questions=QUESTIONS[:3])
-    with app.app_context():
-        create_organiser("boss@example.org", "Boss", "a long enough password", admin=True)
-    client = app.test_client()
-    token = csrf_token(client.get("/organiser/login").get_data(as_text=True))
-    client.post(
-        "/organiser/login",
-        data={"email": "boss@example.org", "password": "a long enough password", "csrf_token": token},
-    )
+    client = sign_in(app, "boss@example.org", admin=True)
     url = f"/organiser/programs/{program_id}/edit"
     page = client.get(url).get_data(as_text=True)
     assert page.index("Your sector") < page.index("Your plans")

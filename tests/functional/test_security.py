@@ -8,21 +8,14 @@ from pathlib import Path
 from flask import Flask
 
 from tests.conftest import SMTPServer, app_settings
-from tests.functional.helpers import csrf_token
+from tests.functional.helpers import csrf_token, sign_in
 from webapp import create_app
 from webapp.extensions import db
-from webapp.services.organisers import create_organiser
-
-PASSWORD = "a long enough password"
 
 
 def test_every_organiser_form_refuses_a_post_without_its_token(app: Flask, make_program: Callable[..., int]) -> None:
     program_id = make_program()
-    with app.app_context():
-        create_organiser("boss@example.org", "Boss", PASSWORD, admin=True)
-    client = app.test_client()
-    token = csrf_token(client.get("/organiser/login").get_data(as_text=True))
-    client.post("/organiser/login", data={"email": "boss@example.org", "password": PASSWORD, "csrf_token": token})
+    client = sign_in(app, admin=True)
     base = f"/organiser/programs/{program_id}"
     posts = [
         "/organiser/logout",
