@@ -146,12 +146,14 @@ def render_markdown(text: str | None) -> Markup:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from webapp.services.locales import country_name
     from webapp.services.times import format_in_zone, format_remaining, zone_label
 
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["in_zone"] = lambda dt, zone, fmt="medium": format_in_zone(dt, zone, str(get_locale()), fmt)
     app.jinja_env.filters["remaining"] = lambda delta: format_remaining(delta, str(get_locale()))
     app.jinja_env.filters["zone_label"] = lambda zone: zone_label(zone, str(get_locale()))
+    app.jinja_env.filters["country_name"] = lambda code: country_name(code, str(get_locale()))
     app.jinja_env.filters["isoformat"] = lambda dt: dt.isoformat() if isinstance(dt, datetime) else ""
 
     @app.context_processor

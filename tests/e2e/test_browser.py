@@ -1,13 +1,5 @@
-"""End to end in headless Chromium: register for the demo program, then read the email.
-
-The application runs on a live werkzeug server in a thread (PostgreSQL and Redis from the
-fixtures), a real `celery -A worker worker --beat` process delivers the email to the
-SMTP fixture, and the SMTP fixture files it in the Maildir that /dev/mailbox reads.
-
-Needs Debian's Chromium at /usr/bin/chromium (driven by Playwright with
-`executable_path`; `playwright install` is never used). With CI=true a missing browser
-fails the run; elsewhere these tests are skipped.
-"""
+"""End to end in headless Chromium: register for the demo program, then read the email
+in /dev/mailbox; the form's errors and the phone layout. (Fixtures: conftest.py.)"""
 
 from __future__ import annotations
 

@@ -123,4 +123,3 @@ def test_rescheduled_session_gets_an_update_and_reminders_follow_the_new_time(ct
     assert update_email.recipient == "a@example.com"
     assert schedule_due_reminders(now=starts - timedelta(hours=24))["emails"] == 0  # the old time
     assert schedule_due_reminders(now=moved - timedelta(hours=24))["emails"] == 1  # the new time
-    assert program_id

@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import ScalarSelect, func, select
 
 from webapp.extensions import db
 from webapp.models import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Program, ProgramSession, Registration, utcnow
@@ -613,15 +613,18 @@ class Availability:
         return self.state in {"open", "closing_soon", "waitlist"}
 
 
-def count_confirmed(program_id: int) -> int:
+def confirmed_seats(program_id: int) -> ScalarSelect[int]:
+    """The number of confirmed registrations, as a subquery to embed in a larger query."""
     return (
-        db.session.scalar(
-            select(func.count())
-            .select_from(Registration)
-            .where(Registration.program_id == program_id, Registration.status == "confirmed")
-        )
-        or 0
+        select(func.count())
+        .select_from(Registration)
+        .where(Registration.program_id == program_id, Registration.status == "confirmed")
+        .scalar_subquery()
     )
+
+
+def count_confirmed(program_id: int) -> int:
+    return db.session.scalar(select(confirmed_seats(program_id))) or 0
 
 
 def availability(program: Program, now: datetime | None = None) -> Availability:

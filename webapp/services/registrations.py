@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
@@ -31,7 +31,7 @@ from webapp.services.errors import (
     RegistrationNotOpen,
 )
 from webapp.services.outbox import dispatch, queue_email
-from webapp.services.programs import count_confirmed
+from webapp.services.programs import confirmed_seats, count_confirmed
 from webapp.services.text import normalize_email, single_line
 
 # At most one "you are already registered" email per registration per this long, so
@@ -106,15 +106,6 @@ def _check_open(program: Program, now: datetime) -> None:
         raise RegistrationClosed(program.registration_deadline if program.status == "published" else None)
     if program.registration_opens_at is not None and now < program.registration_opens_at:
         raise RegistrationNotOpen(program.registration_opens_at)
-
-
-def _confirmed_count(program_id: int) -> Any:
-    return (
-        select(func.count())
-        .select_from(Registration)
-        .where(Registration.program_id == program_id, Registration.status == "confirmed")
-        .scalar_subquery()
-    )
 
 
 def _status_for_new(program: Program, confirmed: int) -> str:
@@ -199,7 +190,7 @@ def _register(program_id: int, data: RegistrationInput, email_normalized: str, a
         # One round trip under the lock: the seats taken, and whether this person is here.
         confirmed, existing_id = db.session.execute(
             select(
-                _confirmed_count(program.id),
+                confirmed_seats(program.id),
                 select(Registration.id)
                 .where(Registration.program_id == program.id, Registration.email_normalized == email_normalized)
                 .scalar_subquery(),

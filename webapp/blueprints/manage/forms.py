@@ -84,9 +84,6 @@ class AddRegistrantForm(RegistrationForm):
     consent = None  # type: ignore[assignment]
     beyond_capacity = BooleanField(_l("Confirm even if the program is full (exceeds the capacity)"))
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-
 
 class MessageForm(FlaskForm):
     segment = SelectField(_l("Send to"))

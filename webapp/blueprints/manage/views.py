@@ -27,7 +27,6 @@ from webapp.services.attendees import AttendeeQuery, conditions, list_attendees
 from webapp.services.audit import Actor
 from webapp.services.dashboard import program_stats
 from webapp.services.errors import ProgramFull, ProgramImportError, ProgramNotFound, RegistrationExists
-from webapp.services.locales import country_name
 from webapp.services.programs import availability
 from webapp.services.registrations import add_registrant, apply_action
 
@@ -60,7 +59,6 @@ def overview(program_id: int) -> str:
         program=program,
         stats=stats,
         peak=peak,
-        country_name=lambda code: country_name(code, str(get_locale())),
     )
 
 
@@ -83,7 +81,6 @@ def attendees(program_id: int) -> str:
         filter_string=urlencode(args),
         action_form=ActionForm(),
         action_labels=ACTION_LABELS,
-        country_name=lambda code: country_name(code, str(get_locale())),
     )
 
 
@@ -140,7 +137,6 @@ def detail(program_id: int, registration_id: int) -> str:
         emails=emails,
         action_form=ActionForm(),
         action_labels=ACTION_LABELS,
-        country=country_name(registration.country, str(get_locale())),
     )
 
 

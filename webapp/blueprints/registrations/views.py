@@ -26,7 +26,6 @@ from webapp.models import Registration
 from webapp.services.audit import Actor
 from webapp.services.errors import ProgramFull, ProgramNotFound, RegistrationClosed, RegistrationNotOpen
 from webapp.services.ics import build_calendar
-from webapp.services.locales import country_name
 from webapp.services.mailer import session_views
 from webapp.services.programs import availability, get_public_program
 from webapp.services.registrations import (
@@ -126,7 +125,6 @@ def manage(token: str) -> str:
         confirmed=confirmed,
         can_cancel=registration.status in ACTIVE_STATUSES,
         sessions=list(zip(program.sessions, session_views(program, registration, with_links=confirmed), strict=True)),
-        country=country_name(registration.country, str(get_locale())),
         cancel_form=CancelForm(),
     )
 
