@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-from sqlalchemy import insert
+from typing import Any, Protocol
 
 from webapp.extensions import db
-from webapp.models import AuditEntry, Program, Registration, utcnow
+from webapp.models import AuditEntry, Program, utcnow
+
+# Built once: constructing an INSERT with its values on every call costs more than
+# running it. Executed with a parameter dict, the compiled form is cached.
+_INSERT = AuditEntry.__table__.insert()
+
+
+class Subject(Protocol):
+    """What an entry is about: a `Registration`, or just its ids."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def program_id(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -37,19 +49,20 @@ def record(
     action: str,
     *,
     program: Program | None = None,
-    registration: Registration | None = None,
+    registration: Subject | None = None,
     **details: Any,
 ) -> None:
     """Add an audit entry to the current transaction (the caller commits). A plain
     INSERT: entries are never read back in the transaction that writes them."""
     db.session.execute(
-        insert(AuditEntry).values(
-            actor_type=actor.type,
-            organiser_id=actor.organiser_id,
-            action=action,
-            program_id=program.id if program is not None else (registration.program_id if registration else None),
-            registration_id=registration.id if registration is not None else None,
-            details=details,
-            created_at=utcnow(),
-        )
+        _INSERT,
+        {
+            "actor_type": actor.type,
+            "organiser_id": actor.organiser_id,
+            "action": action,
+            "program_id": program.id if program is not None else (registration.program_id if registration else None),
+            "registration_id": registration.id if registration is not None else None,
+            "details": details,
+            "created_at": utcnow(),
+        },
     )

@@ -36,8 +36,13 @@ def country_choices(locale: str = "en") -> tuple[tuple[str, str], ...]:
     return tuple(sorted(choices, key=lambda c: c[1].casefold()))
 
 
+@lru_cache(maxsize=32)
+def _country_names(locale: str) -> dict[str, str]:
+    return dict(country_choices(locale))
+
+
 def country_name(code: str, locale: str = "en") -> str:
-    return dict(country_choices(locale)).get(code, code)
+    return _country_names(locale).get(code, code)
 
 
 @lru_cache(maxsize=32)

@@ -13,16 +13,16 @@ import random
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from email.utils import make_msgid
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import Select, and_, func, or_, select, update
+from sqlalchemy import Select, TextClause, and_, bindparam, func, or_, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webapp.extensions import db
-from webapp.models import Email, ProgramSession, Registration, utcnow
+from webapp.models import Email, ProgramSession, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +37,21 @@ def message_id_domain() -> str:
     return host or "rollcall.localhost"
 
 
+class Addressee(Protocol):
+    """Whom an email goes to: a `Registration`, or just the fields the outbox needs."""
+
+    @property
+    def id(self) -> int: ...
+
+    @property
+    def email(self) -> str: ...
+
+    @property
+    def revision(self) -> int: ...
+
+
 def queue_email(
-    registration: Registration,
+    registration: Addressee,
     kind: str,
     *,
     dedupe_key: str | None = None,
@@ -63,12 +76,35 @@ def queue_email(
         "created_at": now,
         "enqueued_at": now,
     }
-    return db.session.scalar(_insert_ignoring_duplicates().values(values))
+    return db.session.scalar(_QUEUE_ONE, values)
+
+
+def _queue_one_statement() -> TextClause:
+    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id for one row, in the
+    syntax PostgreSQL and SQLite share. Written as text because SQLAlchemy does not
+    cache the compiled form of its ON CONFLICT constructs, and compiling one costs more
+    than running it; the columns and their types come from the table."""
+    table = Email.__table__
+    columns = (
+        "registration_id", "session_id", "kind", "dedupe_key", "recipient", "status",
+        "attempts", "payload", "message_id", "created_at", "enqueued_at",
+    )  # fmt: skip
+    sql = (
+        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)}) "
+        "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
+    )
+    return text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns)).columns(table.c.id)
+
+
+_QUEUE_ONE = _queue_one_statement()
 
 
 def _insert_ignoring_duplicates() -> Any:
+    """The same for many rows at once (`queue_bulk`), as a construct SQLAlchemy can
+    run with a list of parameter sets and RETURNING."""
     insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    return insert(Email).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(Email.id)
+    table = Email.__table__
+    return insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
 
 
 def queue_bulk(

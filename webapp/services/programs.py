@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ScalarSelect, func, select
+from sqlalchemy import BindParameter, ScalarSelect, func, select
 
 from webapp.extensions import db
 from webapp.models import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Program, ProgramSession, Registration, utcnow
@@ -613,12 +613,14 @@ class Availability:
         return self.state in {"open", "closing_soon", "waitlist"}
 
 
-def confirmed_seats(program_id: int) -> ScalarSelect[int]:
-    """The number of confirmed registrations, as a subquery to embed in a larger query."""
+def confirmed_seats(program_id: int | BindParameter[int]) -> ScalarSelect[int]:
+    """The number of confirmed registrations, as a subquery to embed in a larger query
+    (on the table, not the ORM entity, so that it can be built once and cached)."""
+    registrations = Registration.__table__
     return (
         select(func.count())
-        .select_from(Registration)
-        .where(Registration.program_id == program_id, Registration.status == "confirmed")
+        .select_from(registrations)
+        .where(registrations.c.program_id == program_id, registrations.c.status == "confirmed")
         .scalar_subquery()
     )
 

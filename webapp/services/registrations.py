@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
@@ -100,7 +100,98 @@ def _lock_program(program_id: int) -> Program:
     return program
 
 
-def _check_open(program: Program, now: datetime) -> None:
+# --- the public registration path --------------------------------------------------
+#
+# Registration is the one write every participant makes, all at once when a program is
+# announced, so its statements are built once, here, and run with parameters (their
+# compiled form is cached), on tables rather than ORM objects. `bench/rush.py` measures it.
+
+_programs = Program.__table__
+_registrations = Registration.__table__
+
+_SEAT_RULES = select(
+    _programs.c.id,
+    _programs.c.slug,
+    _programs.c.status,
+    _programs.c.timezone,
+    _programs.c.registration_opens_at,
+    _programs.c.registration_deadline,
+    _programs.c.capacity,
+    _programs.c.waitlist_enabled,
+    _programs.c.approval_required,
+).where(_programs.c.id == bindparam("program_id"))
+_SEAT_RULES_LOCKED = _SEAT_RULES.with_for_update()
+
+# Run after the lock is held, so it sees every registration committed before ours.
+_SEATS_AND_EXISTING = select(
+    confirmed_seats(bindparam("program_id")),
+    select(_registrations.c.id)
+    .where(
+        _registrations.c.program_id == bindparam("program_id"),
+        _registrations.c.email_normalized == bindparam("email_normalized"),
+    )
+    .scalar_subquery(),
+)
+_INSERT_REGISTRATION = _registrations.insert().returning(_registrations.c.id)
+
+
+@dataclass(frozen=True)
+class _NewRegistration:
+    """What the outbox and the audit trail need of a registration written by `_insert_new`."""
+
+    id: int
+    program_id: int
+    email: str
+    revision: int
+
+
+def _lock_seat_rules(program_id: int) -> Row[Any]:
+    """`_lock_program` for the public path: only the columns the rules read."""
+    locked = (
+        current_app.config.get("REGISTRATION_CAPACITY_LOCK", True) and db.session.get_bind().dialect.name != "sqlite"
+    )
+    row = db.session.execute(_SEAT_RULES_LOCKED if locked else _SEAT_RULES, {"program_id": program_id}).first()
+    if row is None:
+        raise ProgramNotFound(str(program_id))
+    return row
+
+
+def _insert_new(
+    program: Row[Any], data: RegistrationInput, email_normalized: str, status: str, now: datetime
+) -> _NewRegistration:
+    """Write a new registration (as `_new_registration`, `_apply_details` and
+    `_set_status` would) in one INSERT."""
+    token = new_token()
+    email = single_line(data.email, 254)
+    registration_id = db.session.scalar(
+        _INSERT_REGISTRATION,
+        {
+            "program_id": program.id,
+            "email": email,
+            "email_normalized": email_normalized,
+            "full_name": single_line(data.full_name, 200),
+            "country": single_line(data.country, 2).upper(),
+            "organisation": single_line(data.organisation, 200),
+            "job_title": single_line(data.job_title, 200),
+            "language": single_line(data.language, 16) or "en",
+            "timezone": single_line(data.timezone, 64) or program.timezone,
+            "answers": dict(data.answers),
+            "status": status,
+            "token": token,
+            "token_selector": token[:_TOKEN_SELECTOR_LENGTH],
+            "revision": 1,
+            "consent_at": now if data.consent else None,
+            "created_at": now,
+            "updated_at": now,
+            "status_changed_at": now,
+            "confirmed_at": now if status == "confirmed" else None,
+            "waitlisted_at": now if status == "waitlisted" else None,
+        },
+    )
+    return _NewRegistration(registration_id, program.id, email, 1)
+
+
+def _check_open(program: Program | Row[Any], now: datetime) -> None:
     """Rule 1: open iff opens_at <= now < deadline, judged now, inside the transaction."""
     if program.status != "published" or now >= program.registration_deadline:
         raise RegistrationClosed(program.registration_deadline if program.status == "published" else None)
@@ -108,7 +199,7 @@ def _check_open(program: Program, now: datetime) -> None:
         raise RegistrationNotOpen(program.registration_opens_at)
 
 
-def _status_for_new(program: Program, confirmed: int) -> str:
+def _status_for_new(program: Program | Row[Any], confirmed: int) -> str:
     """Rules 2 and 4: pending if approval is required, else confirmed while seats
     remain, else waitlisted if the waitlist is on, else refused."""
     if program.approval_required:
@@ -151,7 +242,7 @@ def _new_registration(program: Program, email_normalized: str, now: datetime) ->
     return registration
 
 
-def _apply_details(registration: Registration, data: RegistrationInput, program: Program, now: datetime) -> None:
+def _apply_details(registration: Registration, data: RegistrationInput, default_timezone: str, now: datetime) -> None:
     """Copy what the person typed, cleaned (no line breaks can reach an email header)."""
     registration.email = single_line(data.email, 254)
     registration.full_name = single_line(data.full_name, 200)
@@ -159,7 +250,7 @@ def _apply_details(registration: Registration, data: RegistrationInput, program:
     registration.organisation = single_line(data.organisation, 200)
     registration.job_title = single_line(data.job_title, 200)
     registration.language = single_line(data.language, 16) or "en"
-    registration.timezone = single_line(data.timezone, 64) or program.timezone
+    registration.timezone = single_line(data.timezone, 64) or default_timezone
     registration.answers = dict(data.answers)
     registration.consent_at = now if data.consent else None
     registration.cancelled_at = None
@@ -184,40 +275,37 @@ def register_participant(program_id: int, data: RegistrationInput, *, actor: Act
 
 def _register(program_id: int, data: RegistrationInput, email_normalized: str, actor: Actor) -> RegistrationOutcome:
     try:
-        program = _lock_program(program_id)
+        program = _lock_seat_rules(program_id)
         now = utcnow()
         _check_open(program, now)
         # One round trip under the lock: the seats taken, and whether this person is here.
         confirmed, existing_id = db.session.execute(
-            select(
-                confirmed_seats(program.id),
-                select(Registration.id)
-                .where(Registration.program_id == program.id, Registration.email_normalized == email_normalized)
-                .scalar_subquery(),
-            )
+            _SEATS_AND_EXISTING, {"program_id": program.id, "email_normalized": email_normalized}
         ).one()
-        existing = db.session.get(Registration, existing_id, populate_existing=True) if existing_id else None
-        if existing is not None and existing.status != "cancelled":
-            # Rule 3: no second row; remind them of their details instead.
-            bucket = int(now.timestamp() // ALREADY_REGISTERED_EMAIL_INTERVAL.total_seconds())
-            email_id = queue_email(
-                existing, "already_registered", dedupe_key=f"already_registered:{existing.id}:{bucket}"
-            )
-            audit.record(actor, "registration.repeated", registration=existing)
-            db.session.commit()
-            dispatch([email_id] if email_id else [])
-            return RegistrationOutcome(existing.id, existing.status, created=False)
-
-        status = _status_for_new(program, confirmed)
-        if existing is None:
-            registration = _new_registration(program, email_normalized, now)
+        status = _status_for_new(program, confirmed) if existing_id is None else ""
+        if existing_id is None:
+            registration: Registration | _NewRegistration = _insert_new(program, data, email_normalized, status, now)
             action = "registration.created"
         else:
-            registration = existing  # Rule 3: a cancelled registrant comes back
+            existing = db.session.get(Registration, existing_id, populate_existing=True)
+            assert existing is not None  # we hold the program lock: it cannot have gone
+            if existing.status != "cancelled":
+                # Rule 3: no second row; remind them of their details instead.
+                bucket = int(now.timestamp() // ALREADY_REGISTERED_EMAIL_INTERVAL.total_seconds())
+                email_id = queue_email(
+                    existing, "already_registered", dedupe_key=f"already_registered:{existing.id}:{bucket}"
+                )
+                audit.record(actor, "registration.repeated", registration=existing)
+                db.session.commit()
+                dispatch([email_id] if email_id else [])
+                return RegistrationOutcome(existing.id, existing.status, created=False)
+            # Rule 3: a cancelled registrant comes back.
+            status = _status_for_new(program, confirmed)
+            registration = existing
+            _apply_details(existing, data, program.timezone, now)
+            _set_status(existing, status, now)
+            db.session.flush()
             action = "registration.reactivated"
-        _apply_details(registration, data, program, now)
-        _set_status(registration, status, now)
-        db.session.flush()
         email_id = queue_email(registration, _EMAIL_FOR_STATUS[status])
         audit.record(actor, action, registration=registration, status=status)
         db.session.commit()
@@ -396,7 +484,7 @@ def add_registrant(
         else:
             raise ProgramFull(program.slug)
         registration = existing or _new_registration(program, email_normalized, now)
-        _apply_details(registration, data, program, now)
+        _apply_details(registration, data, program.timezone, now)
         _set_status(registration, status, now)
         db.session.flush()
         email_id = queue_email(registration, _EMAIL_FOR_STATUS[status])

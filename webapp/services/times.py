@@ -18,6 +18,12 @@ def all_timezones() -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
+@lru_cache(maxsize=1)
+def known_timezones() -> frozenset[str]:
+    """`all_timezones` as a set, for checking what a form sent."""
+    return frozenset(all_timezones())
+
+
 def is_valid_timezone(name: str) -> bool:
     if not name or name not in available_timezones():
         return False

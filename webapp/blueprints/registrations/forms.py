@@ -21,10 +21,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from webapp.services.locales import LANGUAGES, country_choices, language_choices
+from webapp.services.locales import LANGUAGES, country_choices, country_codes, language_choices
 from webapp.services.registrations import RegistrationInput
 from webapp.services.text import single_line
-from webapp.services.times import all_timezones, zone_label
+from webapp.services.times import all_timezones, known_timezones, zone_label
 
 
 def _one_line(value: Any) -> Any:
@@ -35,11 +35,24 @@ def _email(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+# The choice lists are built once per locale (and zone) and shared by every form: the
+# time zones alone are some 600 entries, and a submission never renders them.
+
+
 @lru_cache(maxsize=64)
-def _timezone_choices(locale: str, program_timezone: str) -> list[SelectChoice]:
-    """Every zone, the program's named in full. Built once per (locale, zone): the
-    list has some 600 entries and every form render needs it."""
-    return [SelectChoice(z, zone_label(z, locale) if z == program_timezone else z) for z in all_timezones()]
+def _timezone_choices(locale: str, program_timezone: str) -> tuple[SelectChoice, ...]:
+    """Every zone, the program's named in full."""
+    return tuple(SelectChoice(z, zone_label(z, locale) if z == program_timezone else z) for z in all_timezones())
+
+
+@lru_cache(maxsize=32)
+def _country_choices(locale: str) -> tuple[SelectChoice, ...]:
+    return (SelectChoice("", _l("Choose your country")), *(SelectChoice(c, n) for c, n in country_choices(locale)))
+
+
+@lru_cache(maxsize=32)
+def _language_choices(locale: str) -> tuple[SelectChoice, ...]:
+    return tuple(SelectChoice(c, n) for c, n in language_choices(locale))
 
 
 class RegistrationForm(FlaskForm):
@@ -87,9 +100,9 @@ class RegistrationForm(FlaskForm):
 
     def __init__(self, *args: Any, locale: str = "en", program_timezone: str = "UTC", **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.country.choices = [("", _l("Choose your country")), *list(country_choices(locale))]
-        self.language.choices = list(language_choices(locale))
-        self.timezone.choices = [(z, zone_label(z, locale) if z == program_timezone else z) for z in all_timezones()]
+        self.country.choices = _country_choices(locale)
+        self.language.choices = _language_choices(locale)
+        self.timezone.choices = _timezone_choices(locale, program_timezone)
         if not self.timezone.data:
             self.timezone.data = program_timezone
 
@@ -115,7 +128,7 @@ class RegistrationForm(FlaskForm):
         )
 
     def validate_country(self, field: SelectField) -> None:
-        if field.data not in {code for code, _ in country_choices("en")}:
+        if field.data not in country_codes():
             raise ValidationError(_l("Please choose your country from the list."))
 
     def validate_language(self, field: SelectField) -> None:
@@ -123,7 +136,7 @@ class RegistrationForm(FlaskForm):
             raise ValidationError(_l("Please choose a language from the list."))
 
     def validate_timezone(self, field: SelectField) -> None:
-        if field.data not in all_timezones():
+        if field.data not in known_timezones():
             raise ValidationError(_l("Please choose a time zone from the list."))
 
 
