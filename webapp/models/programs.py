@@ -38,6 +38,10 @@ class Program(db.Model):
     registration_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     registration_deadline: Mapped[datetime] = mapped_column(UTCDateTime)
     capacity: Mapped[int | None] = mapped_column()
+    # Confirmed registrations, kept by database triggers on `registrations` (migration
+    # 0005) in the same transaction as the change, so that a registration reads one
+    # locked row instead of counting. Code never writes it.
+    confirmed_count: Mapped[int] = mapped_column(default=0, server_default="0")
     waitlist_enabled: Mapped[bool] = mapped_column(default=False)
     approval_required: Mapped[bool] = mapped_column(default=False)
     status: Mapped[str] = mapped_column(String(16), default="draft")

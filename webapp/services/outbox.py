@@ -17,12 +17,13 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from flask import current_app
-from sqlalchemy import Select, TextClause, and_, bindparam, func, or_, select, text, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from webapp.extensions import db
 from webapp.models import Email, ProgramSession, utcnow
+from webapp.models.sql import insert_skipping_conflicts
 
 log = logging.getLogger(__name__)
 
@@ -79,24 +80,24 @@ def queue_email(
     return db.session.scalar(_QUEUE_ONE, values)
 
 
-def _queue_one_statement() -> TextClause:
-    """INSERT ... ON CONFLICT (dedupe_key) DO NOTHING RETURNING id for one row, in the
-    syntax PostgreSQL and SQLite share. Written as text because SQLAlchemy does not
-    cache the compiled form of its ON CONFLICT constructs, and compiling one costs more
-    than running it; the columns and their types come from the table."""
-    table = Email.__table__
-    columns = (
-        "registration_id", "session_id", "kind", "dedupe_key", "recipient", "status",
-        "attempts", "payload", "message_id", "created_at", "enqueued_at",
-    )  # fmt: skip
-    sql = (
-        f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)}) "
-        "ON CONFLICT (dedupe_key) DO NOTHING RETURNING id"
-    )
-    return text(sql).bindparams(*(bindparam(c, type_=table.c[c].type) for c in columns)).columns(table.c.id)
-
-
-_QUEUE_ONE = _queue_one_statement()
+# One outbox row, skipped if its dedupe key exists (see `webapp.models.sql`).
+_QUEUE_ONE = insert_skipping_conflicts(
+    Email.__table__,
+    [
+        "registration_id",
+        "session_id",
+        "kind",
+        "dedupe_key",
+        "recipient",
+        "status",
+        "attempts",
+        "payload",
+        "message_id",
+        "created_at",
+        "enqueued_at",
+    ],
+    conflict=("dedupe_key",),
+)
 
 
 def _insert_ignoring_duplicates() -> Any:

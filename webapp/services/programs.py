@@ -13,10 +13,10 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import BindParameter, ScalarSelect, func, select
+from sqlalchemy import bindparam, select
 
 from webapp.extensions import db
-from webapp.models import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Program, ProgramSession, Registration, utcnow
+from webapp.models import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Program, ProgramSession, utcnow
 from webapp.services import audit
 from webapp.services.audit import Actor
 from webapp.services.errors import ProgramImportError, ProgramNotFound
@@ -613,20 +613,14 @@ class Availability:
         return self.state in {"open", "closing_soon", "waitlist"}
 
 
-def confirmed_seats(program_id: int | BindParameter[int]) -> ScalarSelect[int]:
-    """The number of confirmed registrations, as a subquery to embed in a larger query
-    (on the table, not the ORM entity, so that it can be built once and cached)."""
-    registrations = Registration.__table__
-    return (
-        select(func.count())
-        .select_from(registrations)
-        .where(registrations.c.program_id == program_id, registrations.c.status == "confirmed")
-        .scalar_subquery()
-    )
-
-
 def count_confirmed(program_id: int) -> int:
-    return db.session.scalar(select(confirmed_seats(program_id))) or 0
+    """Seats taken, read fresh from the database after flushing pending changes:
+    triggers keep the counter, so a `Program` loaded earlier in the transaction may
+    hold an older value."""
+    return db.session.scalar(_CONFIRMED_COUNT, {"program_id": program_id}) or 0
+
+
+_CONFIRMED_COUNT = select(Program.confirmed_count).where(Program.id == bindparam("program_id"))
 
 
 def availability(program: Program, now: datetime | None = None) -> Availability:
@@ -672,8 +666,12 @@ def list_public_programs(now: datetime | None = None) -> list[Program]:
     return sorted(programs, key=key)
 
 
+# Every public page and every registration starts here: built once, cached compiled.
+_PROGRAM_BY_SLUG = select(Program).where(Program.slug == bindparam("slug"))
+
+
 def get_public_program(slug: str) -> Program:
-    program = db.session.scalar(select(Program).where(Program.slug == slug))
+    program = db.session.scalar(_PROGRAM_BY_SLUG, {"slug": slug})
     if program is None or program.status in ("draft", "archived"):
         raise ProgramNotFound(slug)
     return program

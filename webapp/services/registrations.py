@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import Program, Registration, utcnow
+from webapp.models.sql import insert_skipping_conflicts
 from webapp.services import audit
 from webapp.services.audit import Actor
 from webapp.services.errors import (
@@ -31,7 +32,7 @@ from webapp.services.errors import (
     RegistrationNotOpen,
 )
 from webapp.services.outbox import dispatch, queue_email
-from webapp.services.programs import confirmed_seats, count_confirmed
+from webapp.services.programs import count_confirmed
 from webapp.services.text import normalize_email, single_line
 
 # At most one "you are already registered" email per registration per this long, so
@@ -109,6 +110,9 @@ def _lock_program(program_id: int) -> Program:
 _programs = Program.__table__
 _registrations = Registration.__table__
 
+# The program's rules and its seats taken. With FOR UPDATE, PostgreSQL waits for the
+# program's row lock and then returns the row's newest version, so `confirmed_count`
+# (kept by triggers, migration 0005) includes every registration committed before ours.
 _SEAT_RULES = select(
     _programs.c.id,
     _programs.c.slug,
@@ -117,22 +121,41 @@ _SEAT_RULES = select(
     _programs.c.registration_opens_at,
     _programs.c.registration_deadline,
     _programs.c.capacity,
+    _programs.c.confirmed_count,
     _programs.c.waitlist_enabled,
     _programs.c.approval_required,
 ).where(_programs.c.id == bindparam("program_id"))
 _SEAT_RULES_LOCKED = _SEAT_RULES.with_for_update()
 
-# Run after the lock is held, so it sees every registration committed before ours.
-_SEATS_AND_EXISTING = select(
-    confirmed_seats(bindparam("program_id")),
-    select(_registrations.c.id)
-    .where(
-        _registrations.c.program_id == bindparam("program_id"),
-        _registrations.c.email_normalized == bindparam("email_normalized"),
-    )
-    .scalar_subquery(),
+# A new registration, or nothing if this address is registered already: the unique
+# constraint answers "is this person here?" (Rule 3) in the same statement that writes,
+# through its own index, whatever the planner thinks of the table's statistics.
+_INSERT_REGISTRATION = insert_skipping_conflicts(
+    _registrations,
+    [
+        "program_id",
+        "email",
+        "email_normalized",
+        "full_name",
+        "country",
+        "organisation",
+        "job_title",
+        "language",
+        "timezone",
+        "answers",
+        "status",
+        "token",
+        "token_selector",
+        "revision",
+        "consent_at",
+        "created_at",
+        "updated_at",
+        "status_changed_at",
+        "confirmed_at",
+        "waitlisted_at",
+    ],
+    conflict=("program_id", "email_normalized"),
 )
-_INSERT_REGISTRATION = _registrations.insert().returning(_registrations.c.id)
 
 
 @dataclass(frozen=True)
@@ -158,9 +181,9 @@ def _lock_seat_rules(program_id: int) -> Row[Any]:
 
 def _insert_new(
     program: Row[Any], data: RegistrationInput, email_normalized: str, status: str, now: datetime
-) -> _NewRegistration:
+) -> _NewRegistration | None:
     """Write a new registration (as `_new_registration`, `_apply_details` and
-    `_set_status` would) in one INSERT."""
+    `_set_status` would) in one INSERT; None if the address is registered already."""
     token = new_token()
     email = single_line(data.email, 254)
     registration_id = db.session.scalar(
@@ -188,7 +211,7 @@ def _insert_new(
             "waitlisted_at": now if status == "waitlisted" else None,
         },
     )
-    return _NewRegistration(registration_id, program.id, email, 1)
+    return None if registration_id is None else _NewRegistration(registration_id, program.id, email, 1)
 
 
 def _check_open(program: Program | Row[Any], now: datetime) -> None:
@@ -267,8 +290,8 @@ def register_participant(program_id: int, data: RegistrationInput, *, actor: Act
     try:
         return _register(program_id, data, email_normalized, actor)
     except IntegrityError:
-        # Only reachable without the program lock (two submissions of one address
-        # racing): the unique constraint kept one; answer as for a repeat.
+        # A repeated address is not an error (the insert skips it); this is another
+        # unique value colliding, which a second try with a fresh token resolves.
         db.session.rollback()
         return _register(program_id, data, email_normalized, actor)
 
@@ -278,17 +301,22 @@ def _register(program_id: int, data: RegistrationInput, email_normalized: str, a
         program = _lock_seat_rules(program_id)
         now = utcnow()
         _check_open(program, now)
-        # One round trip under the lock: the seats taken, and whether this person is here.
-        confirmed, existing_id = db.session.execute(
-            _SEATS_AND_EXISTING, {"program_id": program.id, "email_normalized": email_normalized}
-        ).one()
-        status = _status_for_new(program, confirmed) if existing_id is None else ""
-        if existing_id is None:
-            registration: Registration | _NewRegistration = _insert_new(program, data, email_normalized, status, now)
+        try:
+            status = _status_for_new(program, program.confirmed_count)
+        except ProgramFull:
+            status = ""  # no seat for a newcomer; someone already registered still hears from us
+        registration: Registration | _NewRegistration | None = None
+        if status:
+            registration = _insert_new(program, data, email_normalized, status, now)
             action = "registration.created"
-        else:
-            existing = db.session.get(Registration, existing_id, populate_existing=True)
-            assert existing is not None  # we hold the program lock: it cannot have gone
+        if registration is None:
+            existing = db.session.scalar(
+                select(Registration)
+                .where(Registration.program_id == program.id, Registration.email_normalized == email_normalized)
+                .execution_options(populate_existing=True)
+            )
+            if existing is None:
+                raise ProgramFull(program.slug)
             if existing.status != "cancelled":
                 # Rule 3: no second row; remind them of their details instead.
                 bucket = int(now.timestamp() // ALREADY_REGISTERED_EMAIL_INTERVAL.total_seconds())
@@ -299,8 +327,8 @@ def _register(program_id: int, data: RegistrationInput, email_normalized: str, a
                 db.session.commit()
                 dispatch([email_id] if email_id else [])
                 return RegistrationOutcome(existing.id, existing.status, created=False)
-            # Rule 3: a cancelled registrant comes back.
-            status = _status_for_new(program, confirmed)
+            # Rule 3: a cancelled registrant comes back (if there is room for a newcomer).
+            status = _status_for_new(program, program.confirmed_count)
             registration = existing
             _apply_details(existing, data, program.timezone, now)
             _set_status(existing, status, now)
