@@ -131,6 +131,12 @@ def load(mode: str | None = None, **overrides: Any) -> dict[str, Any]:
         # it is enqueued again (a lost task only delays an email).
         "OUTBOX_SWEEP_SECONDS": _float("OUTBOX_SWEEP_SECONDS", 15.0),
         "OUTBOX_REQUEUE_AFTER_SECONDS": _int("OUTBOX_REQUEUE_AFTER_SECONDS", 120),
+        # How a web process hands committed emails to the broker: "thread" (a background
+        # thread per process publishes what arrives within the window, many emails per
+        # task; requests never wait for the broker) or "inline" (each request publishes
+        # its own; what the worker and beat do, and the tests unless they ask).
+        "OUTBOX_DOORBELL": os.environ.get("OUTBOX_DOORBELL") or ("inline" if mode == "testing" else "thread"),
+        "OUTBOX_DOORBELL_WINDOW_SECONDS": _float("OUTBOX_DOORBELL_WINDOW_SECONDS", 0.05),
         # How often beat looks for reminders that have fallen due.
         "REMINDER_SCAN_SECONDS": _float("REMINDER_SCAN_SECONDS", 30.0),
         # A (session, offset) keeps being scanned this long after it fell due, so that a
@@ -163,6 +169,8 @@ def load(mode: str | None = None, **overrides: Any) -> dict[str, Any]:
     }
     settings.update(overrides)
 
+    if settings["OUTBOX_DOORBELL"] not in ("thread", "inline"):
+        raise ConfigError(f"OUTBOX_DOORBELL must be thread or inline, not {settings['OUTBOX_DOORBELL']!r}")
     if settings["ROLLCALL_ENV"] == "production":
         problems = []
         if settings["SECRET_KEY"] in ("", DEFAULT_SECRET_KEY) or len(settings["SECRET_KEY"]) < 32:

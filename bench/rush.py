@@ -279,6 +279,8 @@ def server_env(settings: Settings, port: int) -> dict[str, str]:
         "CELERY_BROKER_URL": settings.redis_url,
         "SECRET_KEY": SECRET_KEY,
         "RATELIMIT_ENABLED": "false",
+        # The web process's production default (testing mode would publish inline).
+        "OUTBOX_DOORBELL": "thread",
         "PUBLIC_BASE_URL": f"http://{HOST}:{port}",
         "MAIL_SERVER": HOST,
         "MAIL_PORT": "1",

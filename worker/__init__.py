@@ -10,6 +10,8 @@ from webapp import create_app
 from worker.schedule import beat_schedule
 
 flask_app = create_app()
+# Tasks publish their follow-up tasks themselves, in the task, before it is acknowledged.
+flask_app.config["OUTBOX_DOORBELL"] = "inline"
 app = flask_app.extensions["celery"]
 app.conf.update(
     include=["worker.tasks.emails"],

@@ -66,6 +66,7 @@ def live_server(app: Flask, smtp: SMTPServer) -> Iterator[LiveServer]:
     Messages the SMTP fixture receives are filed in the app's DEV_MAILBOX_DIR, so the
     /dev/mailbox pages show what the worker sent."""
     smtp.handler.maildir = app.config["DEV_MAILBOX_DIR"]
+    app.config["OUTBOX_DOORBELL"] = "thread"  # as web processes run in production
     server = make_server("127.0.0.1", 0, app, threaded=True)
     url = f"http://127.0.0.1:{server.port}"
     app.config["PUBLIC_BASE_URL"] = url

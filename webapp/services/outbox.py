@@ -149,12 +149,25 @@ def queue_bulk(
 
 
 def dispatch(email_ids: Iterable[int]) -> None:
-    """Ring the worker's doorbell for committed rows, in batches that share one SMTP
-    connection. Never raises: with the broker down, the rows are marked as not
-    enqueued so the next sweep sends them."""
+    """Ring the worker's doorbell for committed rows. Never raises.
+
+    With ``OUTBOX_DOORBELL = "thread"`` (web processes) the ids are handed to this
+    process's `Doorbell`, which publishes them from a background thread, many per task,
+    so a request never waits for the broker; with ``"inline"`` (the worker, beat, the
+    tests) they are published here and now."""
     ids = list(email_ids)
     if not ids:
         return
+    if current_app.config["OUTBOX_DOORBELL"] == "thread":
+        current_app.extensions["doorbell"].ring(ids)
+    else:
+        publish(ids)
+
+
+def publish(ids: list[int]) -> None:
+    """Enqueue delivery tasks for committed rows, in batches that share one SMTP
+    connection. Never raises: with the broker down, the rows are marked as not
+    enqueued so the next sweep sends them."""
     celery = current_app.extensions["celery"]
     size = max(int(current_app.config["MAIL_BATCH_SIZE"]), 1)
     failed: list[int] = []
