@@ -202,3 +202,48 @@ def test_raising_capacity_promotes_from_waitlist(ctx: Flask, make_program: Calla
     import_program(program_data(capacity=2, waitlist=True), actor=Actor.system())
     db.session.expire_all()
     assert _count("confirmed") == 2 and _count("waitlisted") == 0
+
+
+def _rows_written(registration_id: int) -> dict[str, object]:
+    """What registering wrote, without ids and times that differ between runs."""
+    registration = db.session.get(Registration, registration_id)
+    [email] = db.session.scalars(select(Email).where(Email.registration_id == registration_id))
+    [entry] = db.session.scalars(select(AuditEntry).where(AuditEntry.registration_id == registration_id))
+    return {
+        "registration": (
+            registration.email, registration.email_normalized, registration.full_name, registration.country,
+            registration.organisation, registration.job_title, registration.language, registration.timezone,
+            registration.answers, registration.status, registration.revision, len(registration.token),
+            registration.token.startswith(registration.token_selector),
+            registration.consent_at == registration.created_at,
+            registration.confirmed_at == registration.created_at, registration.waitlisted_at,
+        ),
+        "email": (
+            email.kind, email.dedupe_key.replace(f":{registration_id}:", ":ID:"), email.recipient, email.status,
+            email.attempts, email.payload, email.session_id, email.enqueued_at == email.created_at,
+            email.message_id.endswith("@rollcall.test>"),
+        ),
+        "audit": (entry.actor_type, entry.organiser_id, entry.action, entry.program_id, entry.details),
+    }  # fmt: skip
+
+
+def test_postgresql_single_statement_writes_what_the_three_statements_write(
+    ctx: Flask, make_sqlite_app: Callable[..., Flask]
+) -> None:
+    """On PostgreSQL a new registration, its email and its audit entry are written by
+    one statement; elsewhere by three. Both write the same rows, and the outbox row's
+    dedupe key is the one `queue_email` would use (so it cannot be promised twice)."""
+    from webapp.services.outbox import queue_email
+
+    data = registration_input(email="Ayesha.Khan@Example.com", answers={"experience": "Some"})
+    outcome = register_participant(_program(), data, actor=PARTICIPANT)
+    on_postgresql = _rows_written(outcome.registration_id)
+    registration = db.session.get(Registration, outcome.registration_id)
+    assert queue_email(registration, "confirmation") is None
+    db.session.rollback()
+
+    with make_sqlite_app().app_context():
+        outcome = register_participant(_program(), data, actor=PARTICIPANT)
+        on_sqlite = _rows_written(outcome.registration_id)
+    assert on_postgresql == on_sqlite
+    assert on_postgresql["email"][:2] == ("confirmation", "confirmation:ID:r1")

@@ -73,11 +73,17 @@ def queue_email(
         "status": "pending",
         "attempts": 0,
         "payload": payload or {},
-        "message_id": make_msgid(domain=message_id_domain()),
+        "message_id": new_message_id(),
         "created_at": now,
         "enqueued_at": now,
     }
     return db.session.scalar(_QUEUE_ONE, values)
+
+
+def new_message_id() -> str:
+    """A fresh Message-ID on our domain, fixed when the email is promised so that a
+    retried delivery carries the same one."""
+    return make_msgid(domain=message_id_domain())
 
 
 # One outbox row, skipped if its dedupe key exists (see `webapp.models.sql`).
