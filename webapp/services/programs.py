@@ -13,7 +13,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Row, bindparam, select
 
 from webapp.extensions import db
 from webapp.models import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Program, ProgramSession, utcnow
@@ -672,6 +672,26 @@ _PROGRAM_BY_SLUG = select(Program).where(Program.slug == bindparam("slug"))
 
 def get_public_program(slug: str) -> Program:
     program = db.session.scalar(_PROGRAM_BY_SLUG, {"slug": slug})
+    if program is None or program.status in ("draft", "archived"):
+        raise ProgramNotFound(slug)
+    return program
+
+
+# What a submitted registration form needs of its program; the rules themselves are
+# checked again under the program lock (`registrations.register_participant`).
+_FORM_PROGRAM_BY_SLUG = select(
+    Program.__table__.c.id,
+    Program.__table__.c.slug,
+    Program.__table__.c.status,
+    Program.__table__.c.timezone,
+    Program.__table__.c.questions,
+).where(Program.__table__.c.slug == bindparam("slug"))
+
+
+def get_form_program(slug: str) -> Row[Any]:
+    """`get_public_program` for a submitted form: id, slug, status, timezone and
+    questions only, as one light row rather than a loaded `Program`."""
+    program = db.session.execute(_FORM_PROGRAM_BY_SLUG, {"slug": slug}).first()
     if program is None or program.status in ("draft", "archived"):
         raise ProgramNotFound(slug)
     return program

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from typing import Any
 
@@ -177,9 +178,15 @@ def _question_field(question: dict[str, Any], locale: str) -> Any:
 
 def registration_form_for(questions: list[dict[str, Any]], locale: str) -> type[RegistrationForm]:
     """The registration form with a program's own questions added after the standard
-    fields, in the organiser's order."""
+    fields, in the organiser's order. One class per (questions, locale), built once."""
     if not questions:
         return RegistrationForm
+    return _form_with_questions(json.dumps(questions, sort_keys=True), locale)
+
+
+@lru_cache(maxsize=256)
+def _form_with_questions(questions_json: str, locale: str) -> type[RegistrationForm]:
+    questions = json.loads(questions_json)
     fields = {f"{QUESTION_PREFIX}{q['key']}": _question_field(q, locale) for q in questions}
     return type("ProgramRegistrationForm", (RegistrationForm,), fields)
 

@@ -27,7 +27,7 @@ from webapp.services.audit import Actor
 from webapp.services.errors import ProgramFull, ProgramNotFound, RegistrationClosed, RegistrationNotOpen
 from webapp.services.ics import build_calendar
 from webapp.services.mailer import session_views
-from webapp.services.programs import availability, get_public_program
+from webapp.services.programs import availability, get_form_program, get_public_program
 from webapp.services.registrations import (
     ACTIVE_STATUSES,
     cancel_registration,
@@ -46,7 +46,9 @@ def _registration_limit() -> str:
 @limiter.limit(_registration_limit, methods=["POST"])
 def create(slug: str) -> str | BaseResponse:
     try:
-        program = get_public_program(slug)
+        # A submission needs only a few columns (and is what a rush is made of); the
+        # page needs the whole program.
+        program = get_form_program(slug) if request.method == "POST" else get_public_program(slug)
     except ProgramNotFound:
         abort(404)
     locale = str(get_locale())
@@ -85,6 +87,11 @@ def create(slug: str) -> str | BaseResponse:
             )
         else:
             form_error = _("Please correct the highlighted fields below.")
+    if request.method == "POST":
+        try:
+            program = get_public_program(slug)
+        except ProgramNotFound:
+            abort(404)
     return render_template(
         "registrations/create.html",
         program=program,
