@@ -137,6 +137,10 @@ def load(mode: str | None = None, **overrides: Any) -> dict[str, Any]:
         # its own; what the worker and beat do, and the tests unless they ask).
         "OUTBOX_DOORBELL": os.environ.get("OUTBOX_DOORBELL") or ("inline" if mode == "testing" else "thread"),
         "OUTBOX_DOORBELL_WINDOW_SECONDS": _float("OUTBOX_DOORBELL_WINDOW_SECONDS", 0.05),
+        # How long a web process reuses the program row a submitted registration form
+        # needs (`programs.get_form_program`); the rules are judged afresh regardless.
+        # 0 in the tests, which change programs between requests.
+        "FORM_PROGRAM_CACHE_SECONDS": _float("FORM_PROGRAM_CACHE_SECONDS", 0.0 if mode == "testing" else 5.0),
         # How often beat looks for reminders that have fallen due.
         "REMINDER_SCAN_SECONDS": _float("REMINDER_SCAN_SECONDS", 30.0),
         # A (session, offset) keeps being scanned this long after it fell due, so that a

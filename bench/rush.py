@@ -279,8 +279,9 @@ def server_env(settings: Settings, port: int) -> dict[str, str]:
         "CELERY_BROKER_URL": settings.redis_url,
         "SECRET_KEY": SECRET_KEY,
         "RATELIMIT_ENABLED": "false",
-        # The web process's production default (testing mode would publish inline).
+        # The web process's production defaults (testing mode turns these off).
         "OUTBOX_DOORBELL": "thread",
+        "FORM_PROGRAM_CACHE_SECONDS": "5",
         "PUBLIC_BASE_URL": f"http://{HOST}:{port}",
         "MAIL_SERVER": HOST,
         "MAIL_PORT": "1",

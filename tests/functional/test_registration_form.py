@@ -262,3 +262,34 @@ def test_registration_is_rate_limited_with_a_friendly_page(
     finally:
         with limited.app_context():
             db.engine.dispose()
+
+
+def test_with_the_form_program_cached_the_rules_are_still_judged_afresh(
+    app: Flask, client: FlaskClient, make_program: Callable[..., int]
+) -> None:
+    """Web processes reuse the program row a submission needs for a few seconds
+    (FORM_PROGRAM_CACHE_SECONDS). A program closed, unpublished or deleted meanwhile
+    is still refused: the registration service reads it again under its lock."""
+    from sqlalchemy import text
+
+    app.config["FORM_PROGRAM_CACHE_SECONDS"] = 60
+    program_id = make_program()
+    page = client.get("/programs/li-ion-basics/register").get_data(as_text=True)
+    token = csrf_token(page)
+    assert client.post("/programs/li-ion-basics/register", data=form_values(csrf_token=token)).status_code == 303
+    assert "li-ion-basics" in app.extensions["form_programs"]  # the row is cached now
+
+    with app.app_context():
+        db.session.execute(text("UPDATE programs SET status = 'closed' WHERE id = :id"), {"id": program_id})
+        db.session.commit()
+    url = "/programs/li-ion-basics/register"
+    response = client.post(url, data=form_values(csrf_token=token, email="b@example.com"))
+    assert response.status_code == 200 and "closed" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Registration)) == 1
+
+    with app.app_context():
+        db.session.execute(text("DELETE FROM programs WHERE id = :id"), {"id": program_id})
+        db.session.commit()
+    response = client.post(url, data=form_values(csrf_token=token, email="c@example.com"))
+    assert response.status_code == 404

@@ -7,12 +7,14 @@ waitlist go through `registrations`, which writes outbox rows).
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from flask import current_app
 from sqlalchemy import Row, bindparam, select
 
 from webapp.extensions import db
@@ -690,8 +692,25 @@ _FORM_PROGRAM_BY_SLUG = select(
 
 def get_form_program(slug: str) -> Row[Any]:
     """`get_public_program` for a submitted form: id, slug, status, timezone and
-    questions only, as one light row rather than a loaded `Program`."""
-    program = db.session.execute(_FORM_PROGRAM_BY_SLUG, {"slug": slug}).first()
+    questions only, as one light row rather than a loaded `Program`.
+
+    Each process remembers the row for ``FORM_PROGRAM_CACHE_SECONDS`` (in a rush every
+    submission asks for the same one). Staleness is harmless: the participant's form
+    was rendered from an older copy still, and `register_participant` judges the
+    program's state, deadline and seats afresh under its lock, so a program
+    unpublished, closed or deleted meanwhile is refused there."""
+    ttl = float(current_app.config["FORM_PROGRAM_CACHE_SECONDS"])
+    cache: dict[str, tuple[float, Row[Any] | None]] = current_app.extensions.setdefault("form_programs", {})
+    now = time.monotonic()
+    cached = cache.get(slug) if ttl > 0 else None
+    if cached is not None and cached[0] > now:
+        program = cached[1]
+    else:
+        program = db.session.connection().execute(_FORM_PROGRAM_BY_SLUG, {"slug": slug}).first()
+        if ttl > 0:
+            if len(cache) >= 1024:  # programs are few; never let guessed slugs grow it
+                cache.clear()
+            cache[slug] = (now + ttl, program)
     if program is None or program.status in ("draft", "archived"):
         raise ProgramNotFound(slug)
     return program

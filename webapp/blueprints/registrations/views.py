@@ -74,6 +74,8 @@ def create(slug: str) -> str | BaseResponse:
                 )
             except ProgramFull:
                 form_error = _("Sorry, this program is fully booked and has no waiting list.")
+            except ProgramNotFound:  # deleted since the form's copy was read
+                abort(404)
             else:
                 session["registered_email"] = data.email
                 return redirect(url_for(".done", slug=program.slug), code=303)
