@@ -10,6 +10,9 @@ the lock. `programs.confirmed_count` is kept by row triggers on `registrations` 
 a change of status or program, delete; on PostgreSQL also TRUNCATE), so every path that
 changes a registration, including ones written later or by hand in SQL, keeps it right,
 in the same transaction.
+
+On SQLite, an Alembic batch operation that rebuilds the `registrations` table drops its
+triggers: a later migration doing that must create them again (see SQLITE below).
 """
 from alembic import op
 import sqlalchemy as sa
