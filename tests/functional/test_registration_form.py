@@ -293,3 +293,20 @@ def test_with_the_form_program_cached_the_rules_are_still_judged_afresh(
         db.session.commit()
     response = client.post(url, data=form_values(csrf_token=token, email="c@example.com"))
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("chosen", [None, "", "PK", "Asia/Karachi", "en", "fr", "not-in-the-list", "<script>"])
+def test_long_lists_render_exactly_as_wtforms_would(app: Flask, chosen: str | None) -> None:
+    """The country, time-zone and language lists reuse options rendered once
+    (`ListSelect`); the HTML is the same as WTForms' own, whatever is chosen."""
+    from wtforms.widgets import Select
+
+    from webapp.blueprints.registrations.forms import RegistrationForm
+
+    with app.test_request_context("/"):
+        for locale in ("en", "fr"):
+            form = RegistrationForm(locale=locale, program_timezone="Asia/Karachi")
+            for field in (form.country, form.timezone, form.language):
+                field.data = chosen
+                for _ in range(2):  # rendered, then from the cache
+                    assert field.widget(field) == Select()(field)
