@@ -44,7 +44,6 @@ class Doorbell:
         self._thread: threading.Thread | None = None
         self._pending = 0  # ids queued or being published, for `wait_idle`
         self._idle = threading.Condition(self._guard)
-        atexit.register(self.close)
 
     def ring(self, email_ids: Iterable[int]) -> None:
         """Queue committed rows for publishing; returns at once."""
@@ -92,6 +91,7 @@ class Doorbell:
             self._queue = queue.SimpleQueue()
             self._pending = 0
             self._thread = None
+            atexit.register(self.close)  # only processes that rang have anything to flush
         if self._thread is None or not self._thread.is_alive():
             self._thread = threading.Thread(target=self._run, name="rollcall-doorbell", daemon=True)
             self._thread.start()

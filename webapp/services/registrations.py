@@ -89,11 +89,19 @@ def find_by_token(token: str) -> Registration | None:
     return registration
 
 
+def _use_row_lock() -> bool:
+    """PostgreSQL needs the program's row lock; SQLite transactions are exclusive
+    already. Tests turn it off (REGISTRATION_CAPACITY_LOCK) to show it is what works."""
+    return bool(current_app.config.get("REGISTRATION_CAPACITY_LOCK", True)) and (
+        db.session.get_bind().dialect.name != "sqlite"
+    )
+
+
 def _lock_program(program_id: int) -> Program:
     """Load the program holding its row lock until commit: the guard that serialises
     every change to its seats. (SQLite transactions are already exclusive.)"""
     stmt = select(Program).where(Program.id == program_id).execution_options(populate_existing=True)
-    if current_app.config.get("REGISTRATION_CAPACITY_LOCK", True) and db.session.get_bind().dialect.name != "sqlite":
+    if _use_row_lock():
         stmt = stmt.with_for_update()
     program = db.session.scalar(stmt)
     if program is None:
@@ -216,14 +224,11 @@ class _NewRegistration:
 
 def _lock_seat_rules(program_id: int) -> Row[Any]:
     """`_lock_program` for the public path: only the columns the rules read."""
-    locked = (
-        current_app.config.get("REGISTRATION_CAPACITY_LOCK", True) and db.session.get_bind().dialect.name != "sqlite"
-    )
     # On the session's connection (its transaction) directly: these statements need
     # nothing of the ORM, and skipping it is a good part of their cost.
     row = (
         db.session.connection()
-        .execute(_SEAT_RULES_LOCKED if locked else _SEAT_RULES, {"program_id": program_id})
+        .execute(_SEAT_RULES_LOCKED if _use_row_lock() else _SEAT_RULES, {"program_id": program_id})
         .first()
     )
     if row is None:
@@ -273,22 +278,13 @@ def _registration_values(
 ) -> dict[str, Any]:
     """The columns of a new registration, cleaned (no line breaks can reach an email header)."""
     token = new_token()
-    return {
+    return _details(data, program.timezone, now) | {
         "program_id": program.id,
-        "email": single_line(data.email, 254),
         "email_normalized": email_normalized,
-        "full_name": single_line(data.full_name, 200),
-        "country": single_line(data.country, 2).upper(),
-        "organisation": single_line(data.organisation, 200),
-        "job_title": single_line(data.job_title, 200),
-        "language": single_line(data.language, 16) or "en",
-        "timezone": single_line(data.timezone, 64) or program.timezone,
-        "answers": dict(data.answers),
         "status": status,
         "token": token,
         "token_selector": token[:_TOKEN_SELECTOR_LENGTH],
         "revision": 1,
-        "consent_at": now if data.consent else None,
         "created_at": now,
         "updated_at": now,
         "status_changed_at": now,
@@ -348,17 +344,26 @@ def _new_registration(program: Program, email_normalized: str, now: datetime) ->
     return registration
 
 
+def _details(data: RegistrationInput, default_timezone: str, now: datetime) -> dict[str, Any]:
+    """What the person typed, cleaned (no line breaks can reach an email header), as
+    registration columns."""
+    return {
+        "email": single_line(data.email, 254),
+        "full_name": single_line(data.full_name, 200),
+        "country": single_line(data.country, 2).upper(),
+        "organisation": single_line(data.organisation, 200),
+        "job_title": single_line(data.job_title, 200),
+        "language": single_line(data.language, 16) or "en",
+        "timezone": single_line(data.timezone, 64) or default_timezone,
+        "answers": dict(data.answers),
+        "consent_at": now if data.consent else None,
+    }
+
+
 def _apply_details(registration: Registration, data: RegistrationInput, default_timezone: str, now: datetime) -> None:
-    """Copy what the person typed, cleaned (no line breaks can reach an email header)."""
-    registration.email = single_line(data.email, 254)
-    registration.full_name = single_line(data.full_name, 200)
-    registration.country = single_line(data.country, 2).upper()
-    registration.organisation = single_line(data.organisation, 200)
-    registration.job_title = single_line(data.job_title, 200)
-    registration.language = single_line(data.language, 16) or "en"
-    registration.timezone = single_line(data.timezone, 64) or default_timezone
-    registration.answers = dict(data.answers)
-    registration.consent_at = now if data.consent else None
+    """Copy what the person typed onto a registration (`_details`)."""
+    for column, value in _details(data, default_timezone, now).items():
+        setattr(registration, column, value)
     registration.cancelled_at = None
 
 
