@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from tests.conftest import program_data, registration_input, starting_at
 from webapp.extensions import db
@@ -17,7 +19,16 @@ from webapp.models import AuditEntry, Email, Registration
 from webapp.services.audit import Actor
 from webapp.services.errors import ProgramFull, RegistrationClosed, RegistrationNotOpen
 from webapp.services.programs import import_program
-from webapp.services.registrations import cancel_registration, find_by_token, register_participant
+from webapp.services.registrations import (
+    _EMAIL_FOR_STATUS,
+    NEWCOMER_DECISION_SQL,
+    RegistrationOutcome,
+    _check_open,
+    _status_for_new,
+    cancel_registration,
+    find_by_token,
+    register_participant,
+)
 
 PARTICIPANT = Actor.participant()
 
@@ -216,7 +227,8 @@ def _rows_written(registration_id: int) -> dict[str, object]:
             registration.answers, registration.status, registration.revision, len(registration.token),
             registration.token.startswith(registration.token_selector),
             registration.consent_at == registration.created_at,
-            registration.confirmed_at == registration.created_at, registration.waitlisted_at,
+            registration.confirmed_at == registration.created_at,
+            registration.waitlisted_at == registration.created_at,
         ),
         "email": (
             email.kind, email.dedupe_key.replace(f":{registration_id}:", ":ID:"), email.recipient, email.status,
@@ -227,23 +239,124 @@ def _rows_written(registration_id: int) -> dict[str, object]:
     }  # fmt: skip
 
 
+@pytest.mark.parametrize(
+    ("overrides", "status"),
+    [
+        ({}, "confirmed"),
+        ({"capacity": 1, "waitlist": True}, "waitlisted"),
+        ({"approval_required": True}, "pending"),
+    ],
+)
 def test_postgresql_single_statement_writes_what_the_three_statements_write(
-    ctx: Flask, make_sqlite_app: Callable[..., Flask]
+    ctx: Flask, make_sqlite_app: Callable[..., Flask], overrides: dict[str, object], status: str
 ) -> None:
-    """On PostgreSQL a new registration, its email and its audit entry are written by
-    one statement; elsewhere by three. Both write the same rows, and the outbox row's
-    dedupe key is the one `queue_email` would use (so it cannot be promised twice)."""
+    """On PostgreSQL a newcomer's registration, email and audit entry are written by
+    one statement; elsewhere by three. Both write the same rows, for every status a
+    newcomer can get, and the outbox row's dedupe key is the one `queue_email` would
+    use (so it cannot be promised twice). An empty time zone takes the program's."""
     from webapp.services.outbox import queue_email
 
-    data = registration_input(email="Ayesha.Khan@Example.com", answers={"experience": "Some"})
-    outcome = register_participant(_program(), data, actor=PARTICIPANT)
+    data = registration_input(email="Ayesha.Khan@Example.com", answers={"experience": "Some"}, timezone="")
+    seat_taker = registration_input(email="first@example.com")
+
+    def register() -> RegistrationOutcome:
+        program_id = _program(**overrides)
+        if status == "waitlisted":
+            register_participant(program_id, seat_taker, actor=PARTICIPANT)
+        return register_participant(program_id, data, actor=PARTICIPANT)
+
+    outcome = register()
+    assert outcome.status == status
     on_postgresql = _rows_written(outcome.registration_id)
     registration = db.session.get(Registration, outcome.registration_id)
-    assert queue_email(registration, "confirmation") is None
+    assert queue_email(registration, _EMAIL_FOR_STATUS[status]) is None
     db.session.rollback()
 
     with make_sqlite_app().app_context():
-        outcome = register_participant(_program(), data, actor=PARTICIPANT)
+        outcome = register()
         on_sqlite = _rows_written(outcome.registration_id)
     assert on_postgresql == on_sqlite
-    assert on_postgresql["email"][:2] == ("confirmation", "confirmation:ID:r1")
+    assert on_postgresql["email"][:2] == (_EMAIL_FOR_STATUS[status], f"{_EMAIL_FOR_STATUS[status]}:ID:r1")
+    assert on_postgresql["registration"][7] == "Asia/Karachi"  # the program's zone
+
+
+def test_sql_decision_for_newcomers_is_the_python_rules(ctx: Flask) -> None:
+    """`NEWCOMER_DECISION_SQL` (the one-statement path on PostgreSQL) and `_check_open`
+    plus `_status_for_new` (SQLite, reactivation) decide the same on every combination
+    of status, opening time, deadline, seats, waitlist and approval, at the edges."""
+    now = datetime.now(UTC).replace(microsecond=0)
+    second = timedelta(seconds=1)
+    grid = list(
+        itertools.product(
+            ["published", "draft", "closed", "cancelled", "archived"],
+            [None, now - second, now, now + second],  # opens
+            [now - second, now, now + second],  # deadline
+            [None, 0, 2],  # capacity
+            [0, 1, 2, 3],  # confirmed
+            [True, False],  # waitlist
+            [True, False],  # approval
+        )
+    )
+
+    def python(row: tuple[object, ...]) -> str:
+        program = SimpleNamespace(**dict(zip(_COLUMNS, row, strict=True)), slug="grid")
+        try:
+            _check_open(program, now)
+        except RegistrationClosed:
+            return "closed"
+        except RegistrationNotOpen:
+            return "not_open"
+        try:
+            return _status_for_new(program, program.confirmed_count)
+        except ProgramFull:
+            return "full"
+
+    connection = db.session.connection()
+    connection.execute(
+        text(
+            "CREATE TEMPORARY TABLE program (key integer, status text, registration_opens_at timestamptz, "
+            "registration_deadline timestamptz, capacity integer, confirmed_count integer, "
+            "waitlist_enabled boolean, approval_required boolean) ON COMMIT DROP"
+        )
+    )
+    connection.execute(
+        text(f"INSERT INTO program VALUES (:key, {', '.join(':' + c for c in _COLUMNS)})"),
+        [{"key": key, **dict(zip(_COLUMNS, row, strict=True))} for key, row in enumerate(grid)],
+    )
+    decided = dict(
+        connection.execute(text(f"SELECT key, {NEWCOMER_DECISION_SQL} FROM program ORDER BY key"), {"now": now})
+        .tuples()
+        .all()
+    )
+    db.session.rollback()
+    expected = {key: python(row) for key, row in enumerate(grid)}
+    assert decided == expected
+    assert set(expected.values()) == {"closed", "not_open", "pending", "confirmed", "waitlisted", "full"}
+
+
+_COLUMNS = (
+    "status",
+    "registration_opens_at",
+    "registration_deadline",
+    "capacity",
+    "confirmed_count",
+    "waitlist_enabled",
+    "approval_required",
+)
+
+
+def test_a_token_collision_is_retried_with_a_fresh_token(ctx: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new token that collides with an existing one (as likely as guessing 256 bits,
+    but the unique constraint says what happens): the registration still succeeds."""
+    import webapp.services.registrations as registrations
+
+    program_id = _program()
+    first = register_participant(program_id, registration_input(email="a@example.com"), actor=PARTICIPANT)
+    taken = db.session.get(Registration, first.registration_id).token
+    tokens = iter([taken, taken])
+    monkeypatch.setattr(
+        registrations, "new_token", lambda: next(tokens, None) or registrations.secrets.token_urlsafe(32)
+    )
+    second = register_participant(program_id, registration_input(email="b@example.com"), actor=PARTICIPANT)
+    assert second.created and second.status == "confirmed"
+    assert _count("confirmed") == 2 and len(_emails("confirmation")) == 2

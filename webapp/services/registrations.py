@@ -39,6 +39,8 @@ from webapp.services.text import normalize_email, single_line
 # the form cannot be used to flood somebody's inbox.
 ALREADY_REGISTERED_EMAIL_INTERVAL = timedelta(minutes=10)
 ACTIVE_STATUSES = ("pending", "confirmed", "waitlisted")
+# The email a registration gets when it reaches each status.
+_EMAIL_FOR_STATUS = {"confirmed": "confirmation", "waitlisted": "waitlisted", "pending": "pending"}
 _TOKEN_SELECTOR_LENGTH = 16
 
 
@@ -165,51 +167,114 @@ _INSERT_REGISTRATION = insert_skipping_conflicts(
 )
 
 
-def _register_new_statement() -> TextClause:
-    """PostgreSQL: a new registration, its outbox row and its audit entry in one
-    statement (data-modifying CTEs), doing what `_INSERT_REGISTRATION`, `queue_email`
-    and `audit.record` do in three: one round trip and one execution instead of three
-    while the program lock is held. Returns (registration id, email id), or no row if
-    the address is registered already. `test_registrations` checks that both ways
-    write the same rows."""
+# Rules 1, 2 and 4 for a newcomer, as SQL over the program row (`program`) and the time
+# (:now), for the one-statement path below. It decides exactly what `_check_open` and
+# `_status_for_new` decide; `test_registrations` compares the two on every combination
+# of state, time, seats, waitlist and approval.
+NEWCOMER_DECISION_SQL = """
+    CASE
+        WHEN program.status <> 'published' OR :now >= program.registration_deadline THEN 'closed'
+        WHEN program.registration_opens_at IS NOT NULL AND :now < program.registration_opens_at THEN 'not_open'
+        WHEN program.approval_required THEN 'pending'
+        WHEN program.capacity IS NULL OR program.confirmed_count < program.capacity THEN 'confirmed'
+        WHEN program.waitlist_enabled THEN 'waitlisted'
+        ELSE 'full'
+    END"""
+
+
+def _register_newcomer_statement(*, lock: bool) -> TextClause:
+    """PostgreSQL: the whole registration of a newcomer as one statement, run on its own
+    (autocommit), so it is its own transaction. It locks the program row, judges Rules
+    1, 2 and 4 on the row's newest version, and writes the registration, its outbox row
+    and its audit entry (data-modifying CTEs), doing what `_lock_seat_rules`,
+    `_write_new` and the commit do in five round trips. The lock is held only while
+    the server runs it, never across a network round trip.
+
+    Returns one row (none if the program does not exist): the decision (`closed`,
+    `not_open`, `full`, or the new registration's status), what the messages need
+    (program status, opening time, deadline), and the ids written, which are null when
+    nothing was (the address is registered already, or the decision refused it).
+    `test_registrations` checks that it writes what the three statements write."""
+    person = [c for c in _REGISTRATION_COLUMNS if c not in _DECIDED_COLUMNS]
+    kind_by_status = " ".join(f"WHEN '{status}' THEN '{kind}'" for status, kind in _EMAIL_FOR_STATUS.items())
     sql = f"""
-        WITH registration AS (
-            INSERT INTO registrations ({", ".join(_REGISTRATION_COLUMNS)})
-            VALUES ({", ".join(":" + c for c in _REGISTRATION_COLUMNS)})
+        WITH program AS (
+            SELECT id, status, timezone, registration_opens_at, registration_deadline, capacity,
+                   confirmed_count, waitlist_enabled, approval_required
+            FROM programs WHERE id = :program_id {"FOR UPDATE" if lock else ""}
+        ), decision AS (
+            SELECT program.id, program.status AS program_status, program.timezone,
+                   program.registration_opens_at, program.registration_deadline,
+                   {NEWCOMER_DECISION_SQL} AS status
+            FROM program
+        ), registration AS (
+            INSERT INTO registrations ({", ".join(person)}, {", ".join(_DECIDED_COLUMNS)})
+            SELECT {", ".join(":" + c for c in person)},
+                   decision.id, decision.status, COALESCE(NULLIF(:timezone, ''), decision.timezone),
+                   1, :now, :now, :now,
+                   CASE WHEN decision.status = 'confirmed' THEN :now END,
+                   CASE WHEN decision.status = 'waitlisted' THEN :now END
+            FROM decision
+            WHERE decision.status IN ({", ".join(f"'{status}'" for status in _EMAIL_FOR_STATUS)})
             ON CONFLICT (program_id, email_normalized) DO NOTHING
-            RETURNING id, program_id, email
+            RETURNING id, program_id, email, status
         ), email AS (
             INSERT INTO emails (registration_id, kind, dedupe_key, recipient, status, attempts, payload,
                                 message_id, created_at, enqueued_at)
-            SELECT id, :email_kind, :email_kind || '\\:' || id || '\\:r1', email, 'pending', 0, :payload,
-                   :message_id, :created_at, :created_at
-            FROM registration
+            SELECT id, kind, kind || '\\:' || id || '\\:r1', email, 'pending', 0, '{{}}', :message_id, :now, :now
+            FROM (SELECT *, CASE status {kind_by_status} END AS kind FROM registration) AS written
             ON CONFLICT (dedupe_key) DO NOTHING
             RETURNING id
         ), audit AS (
             INSERT INTO audit_entries (actor_type, organiser_id, action, program_id, registration_id, details,
                                        created_at)
-            SELECT :actor_type, :organiser_id, :action, program_id, id, :details, :created_at
+            SELECT :actor_type, CAST(:organiser_id AS INTEGER), 'registration.created', program_id, id,
+                   jsonb_build_object('status', status), :now
             FROM registration
         )
-        SELECT registration.id, (SELECT id FROM email) AS email_id FROM registration
+        SELECT decision.status, decision.program_status, decision.registration_opens_at,
+               decision.registration_deadline,
+               (SELECT id FROM registration) AS registration_id, (SELECT id FROM email) AS email_id
+        FROM decision
     """
-    table = _registrations.c
-    emails, audit_entries = Email.__table__.c, AuditEntry.__table__.c
-    types = [bindparam(c, type_=table[c].type) for c in _REGISTRATION_COLUMNS]
+    table, programs = _registrations.c, _programs.c
+    audit_entries = AuditEntry.__table__.c
+    types = [bindparam(c, type_=table[c].type) for c in person]
     types += [
-        bindparam("email_kind", type_=emails.kind.type),
-        bindparam("payload", type_=emails.payload.type),
-        bindparam("message_id", type_=emails.message_id.type),
+        bindparam("program_id", type_=programs.id.type),
+        bindparam("timezone", type_=table.timezone.type),
+        bindparam("now", type_=table.created_at.type),
+        bindparam("message_id", type_=Email.__table__.c.message_id.type),
         bindparam("actor_type", type_=audit_entries.actor_type.type),
         bindparam("organiser_id", type_=audit_entries.organiser_id.type),
-        bindparam("action", type_=audit_entries.action.type),
-        bindparam("details", type_=audit_entries.details.type),
     ]
-    return text(sql).bindparams(*types)
+    return (
+        text(sql)
+        .bindparams(*types)
+        .columns(
+            status=table.status.type,
+            program_status=programs.status.type,
+            registration_opens_at=programs.registration_opens_at.type,
+            registration_deadline=programs.registration_deadline.type,
+            registration_id=table.id.type,
+            email_id=Email.__table__.c.id.type,
+        )
+    )
 
 
-_REGISTER_NEW = _register_new_statement()
+# The columns of a new registration that the statement fills in itself.
+_DECIDED_COLUMNS = [
+    "program_id",
+    "status",
+    "timezone",
+    "revision",
+    "created_at",
+    "updated_at",
+    "status_changed_at",
+    "confirmed_at",
+    "waitlisted_at",
+]
+_REGISTER_NEWCOMER = {lock: _register_newcomer_statement(lock=lock) for lock in (True, False)}
 
 
 @dataclass(frozen=True)
@@ -240,35 +305,15 @@ def _write_new(
     program: Row[Any], data: RegistrationInput, email_normalized: str, status: str, now: datetime, actor: Actor
 ) -> tuple[int, int | None] | None:
     """Write a new registration (as `_new_registration`, `_apply_details` and
-    `_set_status` would), its email to the outbox and its audit entry. Returns the
-    registration's and the email's ids, or None (writing nothing) if the address is
-    registered already."""
+    `_set_status` would), its email to the outbox and its audit entry, in the caller's
+    transaction. Returns the registration's and the email's ids, or None (writing
+    nothing) if the address is registered already."""
     values = _registration_values(program, data, email_normalized, status, now)
-    email_kind = _EMAIL_FOR_STATUS[status]
-    if db.session.get_bind().dialect.name == "postgresql":
-        row = (
-            db.session.connection()
-            .execute(
-                _REGISTER_NEW,
-                values
-                | {
-                    "email_kind": email_kind,
-                    "payload": {},
-                    "message_id": new_message_id(),
-                    "actor_type": actor.type,
-                    "organiser_id": actor.organiser_id,
-                    "action": "registration.created",
-                    "details": {"status": status},
-                },
-            )
-            .first()
-        )
-        return None if row is None else (row.id, row.email_id)
     registration_id = db.session.scalar(_INSERT_REGISTRATION, values)
     if registration_id is None:
         return None
     registration = _NewRegistration(registration_id, program.id, values["email"], 1)
-    email_id = queue_email(registration, email_kind)
+    email_id = queue_email(registration, _EMAIL_FOR_STATUS[status])
     audit.record(actor, "registration.created", registration=registration, status=status)
     return registration_id, email_id
 
@@ -327,9 +372,6 @@ def _set_status(registration: Registration, status: str, now: datetime) -> None:
         setattr(registration, stamp, now)
 
 
-_EMAIL_FOR_STATUS = {"confirmed": "confirmation", "waitlisted": "waitlisted", "pending": "pending"}
-
-
 def _new_registration(program: Program, email_normalized: str, now: datetime) -> Registration:
     token = new_token()
     registration = Registration(
@@ -375,6 +417,13 @@ def register_participant(program_id: int, data: RegistrationInput, *, actor: Act
     RegistrationNotOpen or ProgramFull, changing nothing.
     """
     email_normalized = normalize_email(data.email)
+    if db.engine.dialect.name == "postgresql":
+        try:
+            outcome = _register_newcomer(program_id, data, email_normalized, actor)
+        except IntegrityError:
+            outcome = None  # another unique value (the token) collided: the full path tries afresh
+        if outcome is not None:
+            return outcome
     try:
         return _register(program_id, data, email_normalized, actor)
     except IntegrityError:
@@ -382,6 +431,45 @@ def register_participant(program_id: int, data: RegistrationInput, *, actor: Act
         # unique value colliding, which a second try with a fresh token resolves.
         db.session.rollback()
         return _register(program_id, data, email_normalized, actor)
+
+
+def _register_newcomer(
+    program_id: int, data: RegistrationInput, email_normalized: str, actor: Actor
+) -> RegistrationOutcome | None:
+    """PostgreSQL: the common case, a newcomer, in one statement that is its own
+    transaction (`_register_newcomer_statement`). Raises RegistrationClosed or
+    RegistrationNotOpen (nothing written). Returns None, having written nothing, when
+    the person needs `_register`: their address is registered already (Rule 3), or
+    there is no seat for a newcomer (they may be registered already; if not, it
+    raises ProgramFull).
+
+    Side effects: commits the registration, its outbox row and its audit entry, then
+    enqueues the email."""
+    now = utcnow()
+    token = new_token()
+    params = _details(data, "", now) | {
+        "program_id": program_id,
+        "email_normalized": email_normalized,
+        "token": token,
+        "token_selector": token[:_TOKEN_SELECTOR_LENGTH],
+        "now": now,
+        "message_id": new_message_id(),
+        "actor_type": actor.type,
+        "organiser_id": actor.organiser_id,
+    }
+    statement = _REGISTER_NEWCOMER[bool(current_app.config.get("REGISTRATION_CAPACITY_LOCK", True))]
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        row = connection.execute(statement, params).first()
+    if row is None:
+        raise ProgramNotFound(str(program_id))
+    if row.status == "closed":
+        raise RegistrationClosed(row.registration_deadline if row.program_status == "published" else None)
+    if row.status == "not_open":
+        raise RegistrationNotOpen(row.registration_opens_at)
+    if row.registration_id is None:
+        return None
+    dispatch([row.email_id] if row.email_id else [])
+    return RegistrationOutcome(row.registration_id, row.status, created=True)
 
 
 def _register(program_id: int, data: RegistrationInput, email_normalized: str, actor: Actor) -> RegistrationOutcome:
