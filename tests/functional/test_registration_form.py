@@ -38,6 +38,29 @@ def test_register_redirects_to_check_your_inbox_without_the_link(
     assert _registration(app).status == "confirmed"
 
 
+def test_check_your_inbox_page_gets_the_address_from_a_short_lived_cookie_of_its_own(
+    app: Flask, client: FlaskClient, make_program: Callable[..., int]
+) -> None:
+    """The address goes to the "check your inbox" page only: a cookie scoped to that
+    path, HttpOnly, SameSite=Lax, ten minutes; the session cookie is not rewritten.
+    What the cookie says is shown escaped."""
+    make_program()
+    response = register(client, "li-ion-basics", email="o'brien+tag@example.com")
+    cookies = response.headers.getlist("Set-Cookie")
+    assert len(cookies) == 1, cookies
+    assert cookies[0].startswith("rollcall_registered=")
+    for attribute in ("Path=/programs/li-ion-basics/registered", "HttpOnly", "SameSite=Lax", "Max-Age=600"):
+        assert attribute in cookies[0]
+    page = client.get("/programs/li-ion-basics/registered").get_data(as_text=True)
+    assert "It goes to o&#39;brien+tag@example.com." in page
+
+    client.set_cookie("rollcall_registered", "<script>alert(1)</script>", path="/programs/li-ion-basics/registered")
+    page = client.get("/programs/li-ion-basics/registered").get_data(as_text=True)
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;" in page
+    client.delete_cookie("rollcall_registered", path="/programs/li-ion-basics/registered")
+    assert "It goes to" not in client.get("/programs/li-ion-basics/registered").get_data(as_text=True)
+
+
 def test_errors_appear_next_to_fields_and_values_are_kept(
     app: Flask, client: FlaskClient, make_program: Callable[..., int]
 ) -> None:
@@ -310,3 +333,42 @@ def test_long_lists_render_exactly_as_wtforms_would(app: Flask, chosen: str | No
                 field.data = chosen
                 for _ in range(2):  # rendered, then from the cache
                     assert field.widget(field) == Select()(field)
+
+
+def test_csrf_token_is_signed_only_when_the_form_is_shown(app: Flask, client: FlaskClient) -> None:
+    """A submitted form checks its token as always; it signs a new one only if the page
+    is rendered again (Flask-WTF keeps what it signed in `g.csrf_token`)."""
+    from flask import g
+    from flask_wtf.csrf import validate_csrf
+
+    from webapp.blueprints.registrations.forms import RegistrationForm
+
+    token = csrf_token(_form_page(client))
+    cookie = client.get_cookie("session")
+    assert cookie is not None
+    with app.test_request_context(
+        "/programs/x/register",
+        method="POST",
+        data=form_values(csrf_token=token),
+        headers={"Cookie": f"session={cookie.value}"},
+    ):
+        form = RegistrationForm(locale="en", program_timezone="Asia/Karachi")
+        assert form.validate(), form.errors
+        assert "csrf_token" not in g
+        shown = str(form.csrf_token())
+        assert "csrf_token" in g
+        new_token = csrf_token(shown)
+        validate_csrf(new_token)  # raises if it were not a valid token
+    with app.test_request_context("/programs/x/register", method="POST", data=form_values(csrf_token="forged")):
+        form = RegistrationForm(locale="en", program_timezone="Asia/Karachi")
+        assert not form.validate() and form.csrf_token.errors
+
+
+def _form_page(client: FlaskClient) -> str:
+    from tests.conftest import program_data
+    from webapp.services.audit import Actor
+    from webapp.services.programs import import_program
+
+    with client.application.app_context():
+        import_program(program_data(), actor=Actor.system())
+    return client.get("/programs/li-ion-basics/register").get_data(as_text=True)

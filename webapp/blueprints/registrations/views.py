@@ -12,7 +12,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    session,
     url_for,
 )
 from flask_babel import get_locale
@@ -77,8 +76,7 @@ def create(slug: str) -> str | BaseResponse:
             except ProgramNotFound:  # deleted since the form's copy was read
                 abort(404)
             else:
-                session["registered_email"] = data.email
-                return redirect(url_for(".done", slug=program.slug), code=303)
+                return _to_done_page(program.slug, data.email)
         elif form.csrf_token.errors:
             # The page was open too long (or cookies were cleared): keep every value,
             # issue a fresh token, and ask for one more click.
@@ -103,6 +101,31 @@ def create(slug: str) -> str | BaseResponse:
     )
 
 
+# The address just registered, for the "check your inbox" page to show (so a typo can
+# be seen), in a cookie of its own: only that page's path receives it, and only for a
+# few minutes. Not in the session: re-signing the session cookie on every registration
+# cost more CPU than writing the registration (`bench/rush.py`), and a signed session
+# hides its contents no better than this does (both are readable, neither is sent
+# elsewhere). The page only ever displays it, escaped, to the browser that sent it.
+DONE_COOKIE = "rollcall_registered"
+DONE_COOKIE_SECONDS = 600
+
+
+def _to_done_page(slug: str, email: str) -> BaseResponse:
+    target = url_for(".done", slug=slug)
+    response = redirect(target, code=303)
+    response.set_cookie(
+        DONE_COOKIE,
+        email,
+        max_age=DONE_COOKIE_SECONDS,
+        path=target,
+        secure=current_app.config["SESSION_COOKIE_SECURE"],
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
 @bp.get("/programs/<slug>/registered")
 def done(slug: str) -> str:
     """The same page whether the address was new or already registered (Rule 3)."""
@@ -110,7 +133,8 @@ def done(slug: str) -> str:
         program = get_public_program(slug)
     except ProgramNotFound:
         abort(404)
-    return render_template("registrations/done.html", program=program, email=session.get("registered_email"))
+    email = request.cookies.get(DONE_COOKIE, "")[:254] or None
+    return render_template("registrations/done.html", program=program, email=email)
 
 
 def _registration_or_404(token: str) -> Registration:
