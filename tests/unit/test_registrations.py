@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -180,6 +181,32 @@ def test_deadline_one_second_after_is_closed_and_says_when(ctx: Flask, non_utc_s
     assert _emails() == []
 
 
+def test_deadline_is_judged_once_the_program_lock_is_held(ctx: Flask) -> None:
+    """Rule 1 at the moment of commit: a registration that arrives before the deadline
+    but waits for the program's lock (another registration holds it) until after the
+    deadline is refused, and writes nothing."""
+    program_id = _program_with_deadline(datetime.now(UTC) + timedelta(seconds=1))
+    outcome: dict[str, str] = {}
+
+    def register() -> None:
+        with ctx.app_context():
+            try:
+                register_participant(program_id, registration_input(), actor=PARTICIPANT)
+                outcome["result"] = "registered"
+            except RegistrationClosed:
+                outcome["result"] = "closed"
+
+    with db.engine.connect() as other:
+        with other.begin():
+            other.execute(text("SELECT 1 FROM programs WHERE id = :id FOR UPDATE"), {"id": program_id})
+            waiting = threading.Thread(target=register)
+            waiting.start()
+            time.sleep(2)  # the deadline passes while the registration waits
+        waiting.join(timeout=10)
+    assert outcome == {"result": "closed"}
+    assert db.session.scalar(select(func.count()).select_from(Registration)) == 0
+
+
 def test_not_open_yet(ctx: Flask) -> None:
     opens = datetime.now(UTC) + timedelta(days=1)
     program_id = _program(registration_opens_at=opens.isoformat())
@@ -324,7 +351,13 @@ def test_sql_decision_for_newcomers_is_the_python_rules(ctx: Flask) -> None:
         [{"key": key, **dict(zip(_COLUMNS, row, strict=True))} for key, row in enumerate(grid)],
     )
     decided = dict(
-        connection.execute(text(f"SELECT key, {NEWCOMER_DECISION_SQL} FROM program ORDER BY key"), {"now": now})
+        connection.execute(
+            text(
+                f"SELECT key, {NEWCOMER_DECISION_SQL} "
+                "FROM program, (SELECT CAST(:now AS timestamptz) AS now) AS clock ORDER BY key"
+            ),
+            {"now": now},
+        )
         .tuples()
         .all()
     )

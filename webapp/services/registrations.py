@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Row, TextClause, bindparam, select, text
+from sqlalchemy import Boolean, Row, TextClause, bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
@@ -168,13 +168,13 @@ _INSERT_REGISTRATION = insert_skipping_conflicts(
 
 
 # Rules 1, 2 and 4 for a newcomer, as SQL over the program row (`program`) and the time
-# (:now), for the one-statement path below. It decides exactly what `_check_open` and
-# `_status_for_new` decide; `test_registrations` compares the two on every combination
-# of state, time, seats, waitlist and approval.
+# (`clock.now`), for the one-statement path below. It decides exactly what `_check_open`
+# and `_status_for_new` decide; `test_registrations` compares the two on every
+# combination of state, time, seats, waitlist and approval.
 NEWCOMER_DECISION_SQL = """
     CASE
-        WHEN program.status <> 'published' OR :now >= program.registration_deadline THEN 'closed'
-        WHEN program.registration_opens_at IS NOT NULL AND :now < program.registration_opens_at THEN 'not_open'
+        WHEN program.status <> 'published' OR clock.now >= program.registration_deadline THEN 'closed'
+        WHEN program.registration_opens_at IS NOT NULL AND clock.now < program.registration_opens_at THEN 'not_open'
         WHEN program.approval_required THEN 'pending'
         WHEN program.capacity IS NULL OR program.confirmed_count < program.capacity THEN 'confirmed'
         WHEN program.waitlist_enabled THEN 'waitlisted'
@@ -188,7 +188,10 @@ def _register_newcomer_statement(*, lock: bool) -> TextClause:
     1, 2 and 4 on the row's newest version, and writes the registration, its outbox row
     and its audit entry (data-modifying CTEs), doing in one round trip what
     `_lock_seat_rules`, `_write_new` and the commit do in four. The lock is held only
-    while the server runs it, never across a network round trip. Run with `run_alone`.
+    while the server runs it, never across a network round trip. Rule 1 is judged, and
+    every timestamp written, with the server's clock read once the lock is held: the
+    moment the registration commits, give or take the statement's own run. Run with
+    `run_alone`.
 
     Returns one row (none if the program does not exist): the decision (`closed`,
     `not_open`, `full`, or the new registration's status), what the messages need
@@ -204,24 +207,26 @@ def _register_newcomer_statement(*, lock: bool) -> TextClause:
             FROM programs WHERE id = :program_id {"FOR UPDATE" if lock else ""}
         ), decision AS (
             SELECT program.id, program.status AS program_status, program.timezone,
-                   program.registration_opens_at, program.registration_deadline,
+                   program.registration_opens_at, program.registration_deadline, clock.now,
                    {NEWCOMER_DECISION_SQL} AS status
-            FROM program
+            FROM program, LATERAL (SELECT clock_timestamp() AS now) AS clock
         ), registration AS (
             INSERT INTO registrations ({", ".join(person)}, {", ".join(_DECIDED_COLUMNS)})
             SELECT {", ".join(":" + c for c in person)},
                    decision.id, decision.status, COALESCE(NULLIF(:timezone, ''), decision.timezone),
-                   1, :now, :now, :now,
-                   CASE WHEN decision.status = 'confirmed' THEN :now END,
-                   CASE WHEN decision.status = 'waitlisted' THEN :now END
+                   1, decision.now, decision.now, decision.now,
+                   CASE WHEN decision.status = 'confirmed' THEN decision.now END,
+                   CASE WHEN decision.status = 'waitlisted' THEN decision.now END,
+                   CASE WHEN :consent THEN decision.now END
             FROM decision
             WHERE decision.status IN ({", ".join(f"'{status}'" for status in _EMAIL_FOR_STATUS)})
             ON CONFLICT (program_id, email_normalized) DO NOTHING
-            RETURNING id, program_id, email, status
+            RETURNING id, program_id, email, status, created_at
         ), email AS (
             INSERT INTO emails (registration_id, kind, dedupe_key, recipient, status, attempts, payload,
                                 message_id, created_at, enqueued_at)
-            SELECT id, kind, kind || '\\:' || id || '\\:r1', email, 'pending', 0, '{{}}', :message_id, :now, :now
+            SELECT id, kind, kind || '\\:' || id || '\\:r1', email, 'pending', 0, '{{}}', :message_id,
+                   created_at, created_at
             FROM (SELECT *, CASE status {kind_by_status} END AS kind FROM registration) AS written
             ON CONFLICT (dedupe_key) DO NOTHING
             RETURNING id
@@ -229,7 +234,7 @@ def _register_newcomer_statement(*, lock: bool) -> TextClause:
             INSERT INTO audit_entries (actor_type, organiser_id, action, program_id, registration_id, details,
                                        created_at)
             SELECT :actor_type, CAST(:organiser_id AS INTEGER), 'registration.created', program_id, id,
-                   jsonb_build_object('status', status), :now
+                   jsonb_build_object('status', status), created_at
             FROM registration
         )
         SELECT decision.status, decision.program_status, decision.registration_opens_at,
@@ -242,7 +247,7 @@ def _register_newcomer_statement(*, lock: bool) -> TextClause:
     types += [
         bindparam("program_id", type_=_programs.c.id.type),
         bindparam("timezone", type_=table.timezone.type),
-        bindparam("now", type_=table.created_at.type),
+        bindparam("consent", type_=Boolean()),
         bindparam("message_id", type_=Email.__table__.c.message_id.type),
         bindparam("actor_type", type_=audit_entries.actor_type.type),
         bindparam("organiser_id", type_=audit_entries.organiser_id.type),
@@ -261,6 +266,7 @@ _DECIDED_COLUMNS = [
     "status_changed_at",
     "confirmed_at",
     "waitlisted_at",
+    "consent_at",
 ]
 _REGISTER_NEWCOMER = {lock: compile_for_driver(_register_newcomer_statement(lock=lock)) for lock in (True, False)}
 
@@ -433,14 +439,15 @@ def _register_newcomer(
 
     Side effects: commits the registration, its outbox row and its audit entry, then
     enqueues the email."""
-    now = utcnow()
     token = new_token()
-    params = _details(data, "", now) | {
+    # The statement stamps consent, like every time it writes, with its own clock.
+    details = {k: v for k, v in _details(data, "", utcnow()).items() if k != "consent_at"}
+    params = details | {
         "program_id": program_id,
         "email_normalized": email_normalized,
         "token": token,
         "token_selector": token[:_TOKEN_SELECTOR_LENGTH],
-        "now": now,
+        "consent": data.consent,
         "message_id": new_message_id(),
         "actor_type": actor.type,
         "organiser_id": actor.organiser_id,
