@@ -9,6 +9,13 @@ tab, country, date range, each sort column, deep pages) through the WSGI app in 
 process; each request's time is measured end to end (routing, queries, template). The
 CSV and XLSX exports of all rows run in a child process whose peak resident memory is
 reported, against an empty export as the baseline.
+
+That peak is the child's own (VmHWM). ``ru_maxrss`` is not: Linux carries the peak of
+the image a child was forked from across ``exec``, so it reported this benchmark's own
+size (seen: 313 MB for a child whose own peak was 14 MB). It counts from the moment the
+export is asked for, the counter being reset after signing in: checking the password
+(argon2id, 64 MiB for a moment, by design) would otherwise be every export's peak,
+empty or full. The child's peak with the sign-in is shown too.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, text
@@ -172,8 +180,9 @@ def measure_list(app: Any, program_id: int, repeats: int) -> list[list[str]]:
     return rows
 
 
-def export_peak(database_url: str, program_id: int, kind: str, query: str) -> tuple[float, int, float]:
-    """(peak RSS in MB, bytes, seconds) of one export, in a fresh child process."""
+def export_peak(database_url: str, program_id: int, kind: str, query: str) -> tuple[float, int, float, float]:
+    """(peak RSS in MB from the export's start, bytes, seconds, peak RSS in MB of the
+    whole process, sign-in included) of one export, in a fresh child process."""
     child = subprocess.run(
         [sys.executable, "-m", "bench.attendees", "--export", database_url, str(program_id), kind, query],
         cwd=ROOT,
@@ -182,8 +191,16 @@ def export_peak(database_url: str, program_id: int, kind: str, query: str) -> tu
         text=True,
         check=True,
     )
-    peak, size, seconds = child.stdout.strip().splitlines()[-1].split()
-    return float(peak), int(size), float(seconds)
+    peak, size, seconds, process_peak = child.stdout.strip().splitlines()[-1].split()
+    return float(peak), int(size), float(seconds), float(process_peak)
+
+
+def _peak_rss_mb() -> float:
+    """VmHWM, the peak resident memory since the process started or the counter was reset."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _export_child(database_url: str, program_id: int, kind: str, query: str) -> None:
@@ -192,6 +209,8 @@ def _export_child(database_url: str, program_id: int, kind: str, query: str) -> 
     logging.disable(logging.WARNING)
     app = _app(database_url)
     client = _signed_in(app)
+    process_peak = _peak_rss_mb()
+    Path("/proc/self/clear_refs").write_text("5")  # the peak counter starts again here
     started = time.perf_counter()
     response = client.get(f"/organiser/programs/{program_id}/attendees.{kind}?{query}", buffered=False)
     size = 0
@@ -199,8 +218,8 @@ def _export_child(database_url: str, program_id: int, kind: str, query: str) -> 
         size += len(chunk)
     response.close()
     seconds = time.perf_counter() - started
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{peak_mb:.1f} {size} {seconds:.2f}")
+    peak_mb = _peak_rss_mb()
+    print(f"{peak_mb:.1f} {size} {seconds:.2f} {max(process_peak, peak_mb):.1f}")
 
 
 def main() -> int:
@@ -213,9 +232,9 @@ def main() -> int:
     app = _app(database_url)
     list_rows = measure_list(app, program_id, repeats)
     exports = []
-    empty_peak, _, _ = export_peak(database_url, program_id, "csv", "q=nobody-matches-this")
+    empty_peak, _, _, _ = export_peak(database_url, program_id, "csv", "q=nobody-matches-this")
     for kind in ("csv", "xlsx"):
-        peak, size, seconds = export_peak(database_url, program_id, kind, "")
+        peak, size, seconds, process_peak = export_peak(database_url, program_id, kind, "")
         exports.append(
             [
                 kind.upper(),
@@ -225,12 +244,14 @@ def main() -> int:
                 _fmt(peak),
                 _fmt(peak - empty_peak),
                 "PASS" if peak < MEMORY_BUDGET_MB else "MISS",
+                _fmt(process_peak),
             ]
         )
     print(f"\nAttendee list (DESIGN.md): {count:,} registrants in one program, {repeats} requests per query")
     print(_table(["query", "p50 ms", "p95 ms", f"< {LIST_BUDGET_MS:.0f} ms"], list_rows))
     print(f"\nExports of every row, each in a fresh process (baseline: an empty export peaks at {empty_peak:.1f} MB)")
-    print(_table(["format", "rows", "MB", "seconds", "peak MB", "over empty", f"< {MEMORY_BUDGET_MB:.0f} MB"], exports))
+    headers = ["format", "rows", "MB", "seconds", "peak MB", "over empty", f"< {MEMORY_BUDGET_MB:.0f} MB"]
+    print(_table([*headers, "with sign-in"], exports))
     return 0
 
 
