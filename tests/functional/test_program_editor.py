@@ -187,3 +187,62 @@ def test_other_organisers_cannot_edit(app: Flask, make_program: Callable[..., in
     with app.app_context():
         assert db.session.scalar(select(Program.status)) == "published"
         assert db.session.scalar(select(Organiser.id).where(Organiser.email == "other@example.org"))
+
+
+def test_creating_with_a_slug_in_use_is_refused_and_changes_nothing(
+    app: Flask, make_program: Callable[..., int], smtp: object
+) -> None:
+    """Issue 9.1: "new program" with another organiser's slug once overwrote that program,
+    made the creator its organiser and emailed its registrants a new join link."""
+    victim_id = make_program(slug="li-ion-basics", title="Lithium-ion basics")
+    with app.app_context():
+        register_participant(victim_id, registration_input(), actor=Actor.participant())
+        before = db.session.get(Program, victim_id)
+        before_state = (before.title, [(s.starts_at, s.join_url) for s in before.sessions])
+        emails_before = db.session.scalar(select(db.func.count(Email.id)))
+    client = _sign_in(app)  # an organiser assigned to nothing
+    token = csrf_token(client.get("/organiser/programs/new").get_data(as_text=True))
+    starts = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=20)
+    response = client.post(
+        "/organiser/programs/new",
+        data=_form(token, starts, slug="li-ion-basics", **{"sessions-0-join_url": "https://evil.example/j/1"}),
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "&#39;li-ion-basics&#39; is used by another program; choose another web address." in page
+    with app.app_context():
+        program = db.session.get(Program, victim_id)
+        assert (program.title, [(s.starts_at, s.join_url) for s in program.sessions]) == before_state
+        assert program.organisers == []
+        assert db.session.scalar(select(db.func.count(Program.id))) == 1
+        assert db.session.scalar(select(db.func.count(Email.id))) == emails_before
+    assert client.get(f"/organiser/programs/{victim_id}/").status_code == 404
+
+
+def test_the_editor_cannot_take_another_programs_slug(app: Flask, make_program: Callable[..., int]) -> None:
+    make_program(slug="taken-slug", title="Someone else's")
+    client = _sign_in(app, admin=True)
+    token = csrf_token(client.get("/organiser/programs/new").get_data(as_text=True))
+    starts = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=20)
+    assert client.post("/organiser/programs/new", data=_form(token, starts)).status_code == 303
+    with app.app_context():
+        mine = db.session.scalar(select(Program).where(Program.slug == "grid-storage"))
+        assert [o.email for o in mine.organisers] == ["staff@example.org"]  # assigned in the same commit
+        mine_id = mine.id
+    response = client.post(f"/organiser/programs/{mine_id}/edit", data=_form(token, starts, slug="taken-slug"))
+    assert "is used by another program" in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(Program.title).where(Program.slug == "taken-slug")) == "Someone else's"
+        assert db.session.get(Program, mine_id).slug == "grid-storage"
+
+
+def test_a_status_change_keeps_the_zoom_meeting_id(app: Flask, make_program: Callable[..., int]) -> None:
+    from webapp.services.programs import set_program_status
+
+    program_id = make_program(status="draft")
+    with app.app_context():
+        session = db.session.get(Program, program_id).sessions[0]
+        session.zoom_meeting_id = "81234567890"
+        db.session.commit()
+        set_program_status(program_id, "published", actor=Actor.system())
+        assert db.session.get(Program, program_id).sessions[0].zoom_meeting_id == "81234567890"

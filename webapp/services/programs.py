@@ -16,9 +16,10 @@ from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import Row, bindparam, select
+from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
-from webapp.models import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Program, ProgramSession, utcnow
+from webapp.models import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Organiser, Program, ProgramSession, utcnow
 from webapp.services import audit
 from webapp.services.audit import Actor
 from webapp.services.errors import ProgramImportError, ProgramNotFound
@@ -352,9 +353,35 @@ def _match_sessions(existing: list[ProgramSession], specs: list[SessionSpec]) ->
     return matched
 
 
-def import_program(data: Any, *, actor: Actor, program_id: int | None = None) -> tuple[Program, bool]:
-    """Create or update (by slug, or by `program_id` when the console edits one, which
-    may also change its slug) a program and its sessions from a parsed program file.
+def import_program(data: Any, *, actor: Actor) -> tuple[Program, bool]:
+    """The command line's import: create the program, or update the one with the file's
+    slug. Only an operator at the console may address a program by its slug; organisers
+    in the browser go through `create_program` (which refuses a slug in use) and
+    `update_program` (by the id their access was checked on).
+
+    Side effects as `update_program`. Returns (program, created)."""
+    spec = validate_program_data(data)
+    existing = db.session.scalar(select(Program).where(Program.slug == spec.slug).with_for_update())
+    if existing is None:
+        return _create(spec, actor=actor, organisers=[]), True
+    return _save(existing, spec, actor=actor, created=False), False
+
+
+def create_program(data: Any, *, actor: Actor, organisers: list[Organiser] | None = None) -> Program:
+    """A new program from a program file, managed by `organisers` and by the organiser
+    acting. A slug already in use is refused (ProgramImportError naming the slug field):
+    creating never touches another program. Side effects: commits once (program,
+    sessions, assignments, audit)."""
+    managers = list(organisers or [])
+    creator = db.session.get(Organiser, actor.organiser_id) if actor.organiser_id else None
+    if creator is not None and creator not in managers:
+        managers.append(creator)
+    return _create(validate_program_data(data), actor=actor, organisers=managers)
+
+
+def update_program(program_id: int, data: Any, *, actor: Actor) -> Program:
+    """Replace a program's fields and sessions with a program file (the console's editor;
+    the slug may change, to one no other program uses).
 
     Validates everything first, so an invalid file changes nothing. Sessions are matched
     by title, then by start order: a matched session keeps its calendar UID and its
@@ -363,25 +390,40 @@ def import_program(data: Any, *, actor: Actor, program_id: int | None = None) ->
     Registrants are emailed about changed and cancelled sessions and a cancelled program.
 
     Side effects: commits once (program, sessions, audit, outbox rows), then enqueues
-    the emails. Returns (program, created).
-    """
+    the emails. Raises ProgramNotFound or ProgramImportError."""
+    spec = validate_program_data(data)
+    program = db.session.scalar(select(Program).where(Program.id == program_id).with_for_update())
+    if program is None:
+        raise ProgramNotFound(str(program_id))
+    if spec.slug != program.slug and db.session.scalar(select(Program.id).where(Program.slug == spec.slug)):
+        raise ProgramImportError([_slug_taken(spec.slug)])
+    return _save(program, spec, actor=actor, created=False)
+
+
+def _slug_taken(slug: str) -> str:
+    return f"slug: {slug!r} is used by another program; choose another web address"
+
+
+def _create(spec: ProgramSpec, *, actor: Actor, organisers: list[Organiser]) -> Program:
+    if db.session.scalar(select(Program.id).where(Program.slug == spec.slug)) is not None:
+        raise ProgramImportError([_slug_taken(spec.slug)])
+    program = Program(slug=spec.slug)
+    program.organisers.extend(organisers)
+    db.session.add(program)
+    try:
+        return _save(program, spec, actor=actor, created=True)
+    except IntegrityError as exc:
+        # Two people creating the same slug at once: the unique constraint decides.
+        db.session.rollback()
+        raise ProgramImportError([_slug_taken(spec.slug)]) from exc
+
+
+def _save(program: Program, spec: ProgramSpec, *, actor: Actor, created: bool) -> Program:
+    """Write `spec` onto `program` (new or locked) and its sessions, audit and email
+    what changed, commit once, then enqueue the emails."""
     from webapp.services import notifications  # these two use programs' queries
     from webapp.services.registrations import promote_from_waitlist
 
-    spec = validate_program_data(data)
-    same_slug = db.session.scalar(select(Program).where(Program.slug == spec.slug).with_for_update())
-    if program_id is None:
-        program = same_slug
-    else:
-        program = db.session.scalar(select(Program).where(Program.id == program_id).with_for_update())
-        if program is None:
-            raise ProgramNotFound(str(program_id))
-        if same_slug is not None and same_slug.id != program_id:
-            raise ProgramImportError([f"slug: {spec.slug!r} is used by another program"])
-    created = program is None
-    if program is None:
-        program = Program(slug=spec.slug)
-        db.session.add(program)
     program.slug = spec.slug
     was_cancelled = program.status == "cancelled"
 
@@ -448,7 +490,7 @@ def import_program(data: Any, *, actor: Actor, program_id: int | None = None) ->
             email_ids += promote_from_waitlist(program, actor=actor)
     db.session.commit()
     dispatch(email_ids)
-    return program, created
+    return program
 
 
 def _offset_text(minutes: int) -> str:
@@ -489,6 +531,7 @@ def program_file(program: Program) -> dict[str, Any]:
                 "ends_at": iso(s.ends_at),
                 "join_url": s.join_url,
                 "passcode": s.passcode,
+                **({"zoom_meeting_id": s.zoom_meeting_id} if s.zoom_meeting_id else {}),
             }
             for s in program.sessions
         ],
@@ -499,9 +542,7 @@ def set_program_status(program_id: int, status: str, *, actor: Actor) -> Program
     """Publish, close, cancel or archive. Cancelling emails everyone still registered.
     Side effects as `import_program`."""
     program = get_program(program_id)
-    data = program_file(program) | {"status": status}
-    updated, _ = import_program(data, actor=actor, program_id=program_id)
-    return updated
+    return update_program(program_id, program_file(program) | {"status": status}, actor=actor)
 
 
 def duplicate_program(program_id: int, *, slug: str, first_start: datetime, actor: Actor) -> Program:
@@ -526,12 +567,7 @@ def duplicate_program(program_id: int, *, slug: str, first_start: datetime, acto
             x | {"starts_at": moved(x["starts_at"]), "ends_at": moved(x["ends_at"])} for x in data["sessions"]
         ],
     }
-    if db.session.scalar(select(Program.id).where(Program.slug == slug)) is not None:
-        raise ProgramImportError([f"slug: {slug!r} is used by another program"])
-    copy, _ = import_program(data, actor=actor)
-    copy.organisers.extend(o for o in program.organisers if o not in copy.organisers)
-    db.session.commit()
-    return copy
+    return create_program(data, actor=actor, organisers=list(program.organisers))
 
 
 def seed_demo(*, actor: Actor, now: datetime | None = None) -> Program:

@@ -260,10 +260,13 @@ def message_progress(program_id: int, message_id: int) -> Response:
 
 
 def _save_program(form: ProgramForm, status: str, program_id: int | None) -> Program | None:
-    """Validate and save through the import's rules; on problems, put them next to
-    their fields and return None."""
+    """Create (`program_id` None) or update through the program file's rules; on
+    problems, put them next to their fields and return None."""
     try:
-        program, _created = programs.import_program(form.to_file(status), actor=_actor(), program_id=program_id)
+        if program_id is None:
+            program = programs.create_program(form.to_file(status), actor=_actor())
+        else:
+            program = programs.update_program(program_id, form.to_file(status), actor=_actor())
     except ProgramImportError as exc:
         db.session.rollback()
         for problem in form.show_problems(exc.problems):
@@ -301,7 +304,6 @@ def create_program() -> str | BaseResponse:
     elif form.validate_on_submit():
         program = _save_program(form, "draft", None)
         if program is not None:
-            access.assign_program(current_user, program)
             flash(_("Saved as a draft. Preview it, then publish it when it is ready."), "success")
             return redirect(url_for(".overview", program_id=program.id), 303)
     return render_template("manage/program_form.html", form=form, program=None)
