@@ -13,6 +13,16 @@ from icalendar import Calendar, Event
 from webapp.models import ProgramSession, utcnow
 
 
+def event_title(program_title: str, session_title: str) -> str:
+    """What a calendar shows for a session: its own title when that already names the
+    program (or the program has a single title for both), else "program: session"."""
+    if program_title.casefold() in session_title.casefold():
+        return session_title
+    if session_title.casefold() in program_title.casefold():
+        return program_title
+    return f"{program_title}: {session_title}"
+
+
 def build_calendar(
     sessions: Iterable[ProgramSession],
     *,
@@ -39,7 +49,7 @@ def build_calendar(
         event.add("dtstamp", stamp)
         event.add("dtstart", session.starts_at)
         event.add("dtend", session.ends_at)
-        event.add("summary", f"{program.title}: {session.title}" if session.title != program.title else program.title)
+        event.add("summary", event_title(program.title, session.title))
         lines = [program.summary] if program.summary else []
         if include_link and session.join_url:
             event.add("location", session.join_url)

@@ -148,6 +148,9 @@ def _calendar(
             cache[key] = build_calendar(sessions, method=method, include_link=include_link)
         return cache[key]
 
+    if email.kind in ("cancelled", "rejected") and email.registration.confirmed_at is not None:
+        # They were sent the sessions once: take them out of their calendar.
+        return calendar(program.sessions, "CANCEL", False)
     if not confirmed:
         return None
     if email.kind == "program_cancelled":

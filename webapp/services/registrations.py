@@ -62,11 +62,14 @@ class RegistrationInput:
 @dataclass(frozen=True)
 class RegistrationOutcome:
     """What happened. `created` is False when the email was already registered: callers
-    must not show that difference to the person (no enumeration)."""
+    must not show that difference to the person (no enumeration). `program_full` says
+    the program had no seat for a newcomer, so the person must see the page a newcomer
+    refused as fully booked sees (Rule 3), though this registrant was emailed."""
 
     registration_id: int
     status: str
     created: bool
+    program_full: bool = False
 
 
 def new_token() -> str:
@@ -481,7 +484,7 @@ def _register(program_id: int, data: RegistrationInput, email_normalized: str, a
             registration_id, email_id = written
             outcome = RegistrationOutcome(registration_id, status, created=True)
         else:
-            outcome, email_id = _register_again(program, data, email_normalized, now, actor)
+            outcome, email_id = _register_again(program, data, email_normalized, now, actor, full=not status)
         db.session.commit()
     except BaseException:
         db.session.rollback()
@@ -491,12 +494,14 @@ def _register(program_id: int, data: RegistrationInput, email_normalized: str, a
 
 
 def _register_again(
-    program: Row[Any], data: RegistrationInput, email_normalized: str, now: datetime, actor: Actor
+    program: Row[Any], data: RegistrationInput, email_normalized: str, now: datetime, actor: Actor, *, full: bool
 ) -> tuple[RegistrationOutcome, int | None]:
     """Rule 3, for an address with a registration already: no second row. Someone
     active is reminded of their details; someone who cancelled comes back, if a
-    newcomer could. Raises ProgramFull if nobody has this address and there is no room.
-    Returns the outcome and the outbox row to dispatch after the commit."""
+    newcomer could, and their email says that the registration was renewed with the
+    details typed, so the owner of the address learns of it. Raises ProgramFull if
+    nobody has this address and there is no room (`full`). Returns the outcome and the
+    outbox row to dispatch after the commit."""
     existing = db.session.scalar(
         select(Registration)
         .where(Registration.program_id == program.id, Registration.email_normalized == email_normalized)
@@ -508,12 +513,12 @@ def _register_again(
         bucket = int(now.timestamp() // ALREADY_REGISTERED_EMAIL_INTERVAL.total_seconds())
         email_id = queue_email(existing, "already_registered", dedupe_key=f"already_registered:{existing.id}:{bucket}")
         audit.record(actor, "registration.repeated", registration=existing)
-        return RegistrationOutcome(existing.id, existing.status, created=False), email_id
+        return RegistrationOutcome(existing.id, existing.status, created=False, program_full=full), email_id
     status = _status_for_new(program, program.confirmed_count)
     _apply_details(existing, data, program.timezone, now)
     _set_status(existing, status, now)
     db.session.flush()
-    email_id = queue_email(existing, _EMAIL_FOR_STATUS[status])
+    email_id = queue_email(existing, _EMAIL_FOR_STATUS[status], payload={"renewed": True})
     audit.record(actor, "registration.reactivated", registration=existing, status=status)
     return RegistrationOutcome(existing.id, status, created=True), email_id
 

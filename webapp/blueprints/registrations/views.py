@@ -57,7 +57,7 @@ def create(slug: str) -> str | BaseResponse:
         if form.validate():
             data = form.to_input(program.timezone)
             try:
-                register_participant(program.id, data, actor=Actor.participant())
+                outcome = register_participant(program.id, data, actor=Actor.participant())
             except RegistrationClosed as exc:
                 if exc.deadline is None:
                     form_error = _("Registration for this program is closed. We could not register you.")
@@ -72,11 +72,14 @@ def create(slug: str) -> str | BaseResponse:
                     when=format_in_zone(exc.opens_at, program.timezone, locale, "long"),
                 )
             except ProgramFull:
-                form_error = _("Sorry, this program is fully booked and has no waiting list.")
+                form_error = _full_message()
             except ProgramNotFound:  # deleted since the form's copy was read
                 abort(404)
             else:
-                return _to_done_page(program.slug, data.email)
+                if outcome.program_full:  # registered already: emailed, but shown what a newcomer sees
+                    form_error = _full_message()
+                else:
+                    return _to_done_page(program.slug, data.email)
         elif form.csrf_token.errors:
             # The page was open too long (or cookies were cleared): keep every value,
             # issue a fresh token, and ask for one more click.
@@ -98,6 +101,15 @@ def create(slug: str) -> str | BaseResponse:
         availability=availability(program),
         form=form,
         form_error=form_error,
+    )
+
+
+def _full_message() -> str:
+    """What anyone who submits the form of a full program reads, registered or not
+    (Rule 3: the page never tells who registered)."""
+    return _(
+        "Sorry, this program is fully booked and has no waiting list. "
+        "If this address was registered already, we have emailed its registration details to it again."
     )
 
 
