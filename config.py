@@ -171,9 +171,6 @@ def load(mode: str | None = None, **overrides: Any) -> dict[str, Any]:
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_DEFAULT_TIMEZONE": "UTC",
         "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations"),
-        # Test-only switch: with False, registration skips the program row lock, so the
-        # concurrency test can prove that it is the lock that prevents overbooking.
-        "REGISTRATION_CAPACITY_LOCK": True,
     }
     settings.update(overrides)
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import Boolean, Row, TextClause, bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 
@@ -96,10 +95,8 @@ def find_by_token(token: str) -> Registration | None:
 
 def _use_row_lock() -> bool:
     """PostgreSQL needs the program's row lock; SQLite transactions are exclusive
-    already. Tests turn it off (REGISTRATION_CAPACITY_LOCK) to show it is what works."""
-    return bool(current_app.config.get("REGISTRATION_CAPACITY_LOCK", True)) and (
-        db.session.get_bind().dialect.name != "sqlite"
-    )
+    already (`test_concurrency` shows what happens without it)."""
+    return db.session.get_bind().dialect.name != "sqlite"
 
 
 def _lock_program(program_id: int) -> Program:
@@ -271,7 +268,7 @@ _DECIDED_COLUMNS = [
     "waitlisted_at",
     "consent_at",
 ]
-_REGISTER_NEWCOMER = {lock: compile_for_driver(_register_newcomer_statement(lock=lock)) for lock in (True, False)}
+_REGISTER_NEWCOMER = compile_for_driver(_register_newcomer_statement(lock=True))
 
 
 @dataclass(frozen=True)
@@ -455,8 +452,7 @@ def _register_newcomer(
         "actor_type": actor.type,
         "organiser_id": actor.organiser_id,
     }
-    statement = _REGISTER_NEWCOMER[bool(current_app.config.get("REGISTRATION_CAPACITY_LOCK", True))]
-    row = run_alone(db.engine, statement, params)
+    row = run_alone(db.engine, _REGISTER_NEWCOMER, params)
     if row is None:
         raise ProgramNotFound(str(program_id))
     if row.status == "closed":
