@@ -18,7 +18,7 @@ from webapp.services.audit import Actor
 from webapp.services.errors import ProgramImportError
 from webapp.services.programs import availability, import_program, seed_demo
 
-EXAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 def test_import_creates_program_with_sessions_in_utc(ctx: Flask) -> None:
@@ -93,9 +93,9 @@ def test_every_problem_is_reported_at_once_and_nothing_changes(ctx: Flask) -> No
     assert db.session.scalar(select(Program.title)) == "Lithium-ion basics"
 
 
-def test_cli_imports_the_shared_examples(app: Flask) -> None:
+def test_cli_imports_the_example_programs(app: Flask) -> None:
     runner = app.test_cli_runner()
-    for name in ("li-ion-training.json", "clean-energy-symposium.json"):
+    for name in ("li-ion-training.json", "clean-energy-symposium.json", "approval-and-questions.json"):
         result = runner.invoke(args=["programs", "import", str(EXAMPLES / name)])
         assert result.exit_code == 0, result.output
         assert "Created program" in result.output
@@ -105,7 +105,14 @@ def test_cli_imports_the_shared_examples(app: Flask) -> None:
         li_ion = db.session.scalar(select(Program).where(Program.slug == "powering-belt-and-road-li-ion"))
         assert li_ion is not None
         assert availability(li_ion).state == "closed"  # its dates are in 2022
-        assert db.session.scalar(select(func.count()).select_from(ProgramSession)) == 3
+        assert db.session.scalar(select(func.count()).select_from(ProgramSession)) == 6
+        workshop = db.session.scalar(select(Program).where(Program.slug == "battery-factory-planning-workshop"))
+        assert workshop.approval_required and [q["type"] for q in workshop.questions] == [
+            "short_text",
+            "single_choice",
+            "multiple_choice",
+            "long_text",
+        ]
 
 
 def test_cli_reports_every_problem_and_exits_non_zero(app: Flask, tmp_path: Path) -> None:
