@@ -46,19 +46,26 @@ def _program_held(app: Flask, program_id: int, waiters: int) -> Iterator[Callabl
 
     def release_when_all_wait() -> None:
         deadline = time.monotonic() + 60
-        with engine.connect() as watcher:
+        # Autocommit: pg_stat_activity is read afresh by each transaction, not within one.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as watcher:
             while time.monotonic() < deadline:
                 waiting = watcher.scalar(
                     text(
                         "SELECT count(*) FROM pg_stat_activity "
-                        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+                        "WHERE datname = current_database() AND state = 'active' AND wait_event_type = 'Lock'"
                     )
                 )
                 if waiting >= waiters:
                     break
                 time.sleep(0.02)
             else:
-                pytest.fail(f"only {waiting} of {waiters} clients reached the program lock")
+                activity = watcher.execute(
+                    text(
+                        "SELECT state, wait_event_type, wait_event, left(query, 60) FROM pg_stat_activity "
+                        "WHERE datname = current_database()"
+                    )
+                ).all()
+                pytest.fail(f"only {waiting} of {waiters} clients reached the program lock: {activity}")
         transaction.rollback()
 
     try:
