@@ -12,6 +12,7 @@ from webapp.extensions import db
 from webapp.models import Organiser, Program, Registration
 from webapp.models.organisers import program_organisers
 from webapp.services.errors import ProgramNotFound
+from webapp.services.transactions import unit_of_work
 
 
 def visible_programs(organiser: Organiser) -> Select[tuple[Program]]:
@@ -43,6 +44,6 @@ def registration_for(organiser: Organiser, program_id: int, registration_id: int
 
 def assign_program(organiser: Organiser, program: Program) -> None:
     """Let an organiser manage a program. Commits."""
-    if program not in organiser.programs:
-        organiser.programs.append(program)
-    db.session.commit()
+    with unit_of_work():
+        if program not in organiser.programs:
+            organiser.programs.append(program)

@@ -15,8 +15,9 @@ from webapp.models import Email, Message, Organiser, Program, Registration, utcn
 from webapp.services import audit
 from webapp.services.audit import Actor
 from webapp.services.links import manage_url
-from webapp.services.outbox import dispatch, queue_bulk
+from webapp.services.outbox import queue_bulk
 from webapp.services.text import single_line
+from webapp.services.transactions import unit_of_work
 
 SEGMENTS: dict[str, Any] = {
     "confirmed": _l("Confirmed"),
@@ -116,7 +117,7 @@ def send_message(program: Program, segment: str, subject: str, body: str, *, org
         subject=single_line(subject, 250),
         body=body.replace("\r\n", "\n"),
     )
-    try:
+    with unit_of_work():
         db.session.add(message)
         db.session.flush()
         ids = queue_bulk(
@@ -127,11 +128,6 @@ def send_message(program: Program, segment: str, subject: str, body: str, *, org
         )
         message.recipients = len(ids)
         audit.record(Actor.organiser(organiser.id), "message.sent", program=program, message_id=message.id)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    dispatch(ids)
     return message
 
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from webapp.extensions import db
 from webapp.models import Organiser, utcnow
 from webapp.services.text import normalize_email, single_line
+from webapp.services.transactions import unit_of_work
 
 # argon2id with the library's defaults (RFC 9106 "low memory" profile: t=3, m=64 MiB),
 # above OWASP's minimum.
@@ -32,24 +33,24 @@ def create_organiser(email: str, name: str, password: str, *, admin: bool = Fals
     if len(password) < 10:
         raise ValueError("the password must have at least 10 characters")
     normalized = normalize_email(email)
-    if db.session.scalar(select(Organiser).where(Organiser.email == normalized)):
-        raise OrganiserExists(normalized)
-    organiser = Organiser(
-        email=normalized,
-        name=single_line(name, 200),
-        password_hash=hash_password(password),
-        role="admin" if admin else "organiser",
-    )
-    db.session.add(organiser)
-    db.session.commit()
+    with unit_of_work():
+        if db.session.scalar(select(Organiser).where(Organiser.email == normalized)):
+            raise OrganiserExists(normalized)
+        organiser = Organiser(
+            email=normalized,
+            name=single_line(name, 200),
+            password_hash=hash_password(password),
+            role="admin" if admin else "organiser",
+        )
+        db.session.add(organiser)
     return organiser
 
 
 def set_password(organiser: Organiser, password: str) -> None:
     """Change the password and sign out every existing session. Commits."""
-    organiser.password_hash = hash_password(password)
-    organiser.session_token = secrets.token_urlsafe(32)
-    db.session.commit()
+    with unit_of_work():
+        organiser.password_hash = hash_password(password)
+        organiser.session_token = secrets.token_urlsafe(32)
 
 
 def authenticate(email: str, password: str) -> Organiser | None:
@@ -62,10 +63,10 @@ def authenticate(email: str, password: str) -> Organiser | None:
         return None
     if organiser is None or not organiser.active:
         return None
-    if _hasher.check_needs_rehash(organiser.password_hash):
-        organiser.password_hash = hash_password(password)
-    organiser.last_login_at = utcnow()
-    db.session.commit()
+    with unit_of_work():
+        if _hasher.check_needs_rehash(organiser.password_hash):
+            organiser.password_hash = hash_password(password)
+        organiser.last_login_at = utcnow()
     return organiser
 
 
@@ -82,5 +83,5 @@ def load_by_session_id(session_id: str) -> Organiser | None:
 
 def sign_out_everywhere(organiser: Organiser) -> None:
     """Invalidate every login session of this organiser. Commits."""
-    organiser.session_token = secrets.token_urlsafe(32)
-    db.session.commit()
+    with unit_of_work():
+        organiser.session_token = secrets.token_urlsafe(32)

@@ -62,6 +62,7 @@ def queue_email(
     """Add an outbox row to the caller's transaction; the caller commits, then calls
     `dispatch`. Returns its id, or None if a row with the same dedupe key exists (the
     email was already promised). The default key makes one email per kind per status change.
+    Inside `unit_of_work` the row is dispatched after the commit without more ado.
     One INSERT ... ON CONFLICT DO NOTHING: no read first, no race."""
     now = utcnow()
     values = {
@@ -77,7 +78,20 @@ def queue_email(
         "created_at": now,
         "enqueued_at": now,
     }
-    return db.session.scalar(_QUEUE_ONE, values)
+    email_id = db.session.scalar(_QUEUE_ONE, values)
+    _promise([email_id] if email_id else [])
+    return email_id
+
+
+def _promise(ids: list[int]) -> None:
+    """Remember the rows this transaction wrote, for `unit_of_work` to dispatch after
+    it commits."""
+    db.session.info.setdefault("promised_emails", []).extend(ids)
+
+
+def take_promised() -> list[int]:
+    """The rows promised since the last call (see `_promise`), forgetting them."""
+    return db.session.info.pop("promised_emails", [])
 
 
 def new_message_id() -> str:
@@ -151,6 +165,7 @@ def queue_bulk(
     ids: list[int] = []
     for start in range(0, len(values), 5000):
         ids += list(db.session.scalars(statement, values[start : start + 5000]))
+    _promise(ids)
     return ids
 
 

@@ -1,6 +1,6 @@
 """Programs: importing them from JSON, the demo, and the queries public pages need.
 
-State changes here commit; nothing here sends mail directly (promotions from the
+State changes here commit through `unit_of_work`; nothing here sends mail directly (promotions from the
 waitlist go through `registrations`, which writes outbox rows).
 """
 
@@ -23,9 +23,9 @@ from webapp.models import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Organiser,
 from webapp.services import audit
 from webapp.services.audit import Actor
 from webapp.services.errors import ProgramImportError, ProgramNotFound
-from webapp.services.outbox import dispatch
 from webapp.services.text import single_line, slugify
 from webapp.services.times import is_valid_timezone, parse_iso_datetime
+from webapp.services.transactions import unit_of_work
 
 # Registration is "closing soon" within this long of the deadline.
 CLOSING_SOON = timedelta(hours=48)
@@ -361,10 +361,11 @@ def import_program(data: Any, *, actor: Actor) -> tuple[Program, bool]:
 
     Side effects as `update_program`. Returns (program, created)."""
     spec = validate_program_data(data)
-    existing = db.session.scalar(select(Program).where(Program.slug == spec.slug).with_for_update())
-    if existing is None:
-        return _create(spec, actor=actor, organisers=[]), True
-    return _save(existing, spec, actor=actor, created=False), False
+    with unit_of_work():
+        existing = db.session.scalar(select(Program).where(Program.slug == spec.slug).with_for_update())
+        if existing is None:
+            return _create(spec, actor=actor, organisers=[]), True
+        return _save(existing, spec, actor=actor, created=False), False
 
 
 def create_program(data: Any, *, actor: Actor, organisers: list[Organiser] | None = None) -> Program:
@@ -392,12 +393,13 @@ def update_program(program_id: int, data: Any, *, actor: Actor) -> Program:
     Side effects: commits once (program, sessions, audit, outbox rows), then enqueues
     the emails. Raises ProgramNotFound or ProgramImportError."""
     spec = validate_program_data(data)
-    program = db.session.scalar(select(Program).where(Program.id == program_id).with_for_update())
-    if program is None:
-        raise ProgramNotFound(str(program_id))
-    if spec.slug != program.slug and db.session.scalar(select(Program.id).where(Program.slug == spec.slug)):
-        raise ProgramImportError([_slug_taken(spec.slug)])
-    return _save(program, spec, actor=actor, created=False)
+    with unit_of_work():
+        program = db.session.scalar(select(Program).where(Program.id == program_id).with_for_update())
+        if program is None:
+            raise ProgramNotFound(str(program_id))
+        if spec.slug != program.slug and db.session.scalar(select(Program.id).where(Program.slug == spec.slug)):
+            raise ProgramImportError([_slug_taken(spec.slug)])
+        return _save(program, spec, actor=actor, created=False)
 
 
 def _slug_taken(slug: str) -> str:
@@ -405,22 +407,22 @@ def _slug_taken(slug: str) -> str:
 
 
 def _create(spec: ProgramSpec, *, actor: Actor, organisers: list[Organiser]) -> Program:
-    if db.session.scalar(select(Program.id).where(Program.slug == spec.slug)) is not None:
-        raise ProgramImportError([_slug_taken(spec.slug)])
-    program = Program(slug=spec.slug)
-    program.organisers.extend(organisers)
-    db.session.add(program)
     try:
-        return _save(program, spec, actor=actor, created=True)
+        with unit_of_work():
+            if db.session.scalar(select(Program.id).where(Program.slug == spec.slug)) is not None:
+                raise ProgramImportError([_slug_taken(spec.slug)])
+            program = Program(slug=spec.slug)
+            program.organisers.extend(organisers)
+            db.session.add(program)
+            return _save(program, spec, actor=actor, created=True)
     except IntegrityError as exc:
         # Two people creating the same slug at once: the unique constraint decides.
-        db.session.rollback()
         raise ProgramImportError([_slug_taken(spec.slug)]) from exc
 
 
 def _save(program: Program, spec: ProgramSpec, *, actor: Actor, created: bool) -> Program:
-    """Write `spec` onto `program` (new or locked) and its sessions, audit and email
-    what changed, commit once, then enqueue the emails."""
+    """Write `spec` onto `program` (new, or locked by the caller's `unit_of_work`) and
+    its sessions; audit and email what changed."""
     from webapp.services import notifications  # these two use programs' queries
     from webapp.services.registrations import promote_from_waitlist
 
@@ -476,20 +478,17 @@ def _save(program: Program, spec: ProgramSpec, *, actor: Actor, created: bool) -
 
     db.session.flush()
     audit.record(actor, "program.imported" if created else "program.updated", program=program)
-    email_ids: list[int] = []
     if not created:
         if program.status == "cancelled" and not was_cancelled:
             audit.record(actor, "program.cancelled", program=program)
-            email_ids += notifications.program_cancelled(program)
+            notifications.program_cancelled(program)
         elif program.status != "cancelled":
             for session, previous_start in changed:
-                email_ids += notifications.session_updated(session, previous_start)
+                notifications.session_updated(session, previous_start)
             for session in dropped:
                 audit.record(actor, "session.cancelled", program=program, session_id=session.id)
-                email_ids += notifications.session_cancelled(session)
-            email_ids += promote_from_waitlist(program, actor=actor)
-    db.session.commit()
-    dispatch(email_ids)
+                notifications.session_cancelled(session)
+            promote_from_waitlist(program, actor=actor)
     return program
 
 

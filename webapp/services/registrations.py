@@ -1,6 +1,6 @@
 """Registrations: the rules people rely on (DESIGN.md, Rules 1-6).
 
-Every state change here runs in one transaction that holds the program's row lock
+Every state change here runs in one `unit_of_work` that holds the program's row lock
 (PostgreSQL: ``SELECT ... FOR UPDATE``; SQLite: every transaction is ``BEGIN
 IMMEDIATE``, see `webapp.db_setup`), so capacity, the waitlist order and "one person, one
 registration" hold under any concurrency. Each writes its outbox rows in that same
@@ -33,6 +33,7 @@ from webapp.services.errors import (
 from webapp.services.outbox import dispatch, new_message_id, queue_email
 from webapp.services.programs import count_confirmed
 from webapp.services.text import normalize_email, single_line
+from webapp.services.transactions import unit_of_work
 
 # At most one "you are already registered" email per registration per this long, so
 # the form cannot be used to flood somebody's inbox.
@@ -297,19 +298,19 @@ def _lock_seat_rules(program_id: int) -> Row[Any]:
 
 def _write_new(
     program: Row[Any], data: RegistrationInput, email_normalized: str, status: str, now: datetime, actor: Actor
-) -> tuple[int, int | None] | None:
+) -> int | None:
     """Write a new registration (as `_new_registration`, `_apply_details` and
     `_set_status` would), its email to the outbox and its audit entry, in the caller's
-    transaction. Returns the registration's and the email's ids, or None (writing
-    nothing) if the address is registered already."""
+    transaction. Returns the registration's id, or None (writing nothing) if the
+    address is registered already."""
     values = _registration_values(program, data, email_normalized, status, now)
     registration_id = db.session.scalar(_INSERT_REGISTRATION, values)
     if registration_id is None:
         return None
     registration = _NewRegistration(registration_id, program.id, values["email"], 1)
-    email_id = queue_email(registration, _EMAIL_FOR_STATUS[status])
+    queue_email(registration, _EMAIL_FOR_STATUS[status])
     audit.record(actor, "registration.created", registration=registration, status=status)
-    return registration_id, email_id
+    return registration_id
 
 
 def _registration_values(
@@ -422,8 +423,7 @@ def register_participant(program_id: int, data: RegistrationInput, *, actor: Act
         return _register(program_id, data, email_normalized, actor)
     except IntegrityError:
         # A repeated address is not an error (the insert skips it); this is another
-        # unique value colliding, which a second try with a fresh token resolves.
-        db.session.rollback()
+        # unique value colliding (rolled back), which a second try with a fresh token resolves.
         return _register(program_id, data, email_normalized, actor)
 
 
@@ -467,7 +467,7 @@ def _register_newcomer(
 
 
 def _register(program_id: int, data: RegistrationInput, email_normalized: str, actor: Actor) -> RegistrationOutcome:
-    try:
+    with unit_of_work():
         program = _lock_seat_rules(program_id)
         now = utcnow()
         _check_open(program, now)
@@ -475,29 +475,20 @@ def _register(program_id: int, data: RegistrationInput, email_normalized: str, a
             status = _status_for_new(program, program.confirmed_count)
         except ProgramFull:
             status = ""  # no seat for a newcomer; someone registered already still hears from us
-        written = _write_new(program, data, email_normalized, status, now, actor) if status else None
-        if written is not None:
-            registration_id, email_id = written
-            outcome = RegistrationOutcome(registration_id, status, created=True)
-        else:
-            outcome, email_id = _register_again(program, data, email_normalized, now, actor, full=not status)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    dispatch([email_id] if email_id else [])
-    return outcome
+        registration_id = _write_new(program, data, email_normalized, status, now, actor) if status else None
+        if registration_id is not None:
+            return RegistrationOutcome(registration_id, status, created=True)
+        return _register_again(program, data, email_normalized, now, actor, full=not status)
 
 
 def _register_again(
     program: Row[Any], data: RegistrationInput, email_normalized: str, now: datetime, actor: Actor, *, full: bool
-) -> tuple[RegistrationOutcome, int | None]:
+) -> RegistrationOutcome:
     """Rule 3, for an address with a registration already: no second row. Someone
     active is reminded of their details; someone who cancelled comes back, if a
     newcomer could, and their email says that the registration was renewed with the
     details typed, so the owner of the address learns of it. Raises ProgramFull if
-    nobody has this address and there is no room (`full`). Returns the outcome and the
-    outbox row to dispatch after the commit."""
+    nobody has this address and there is no room (`full`)."""
     existing = db.session.scalar(
         select(Registration)
         .where(Registration.program_id == program.id, Registration.email_normalized == email_normalized)
@@ -507,22 +498,22 @@ def _register_again(
         raise ProgramFull(program.slug)
     if existing.status != "cancelled":
         bucket = int(now.timestamp() // ALREADY_REGISTERED_EMAIL_INTERVAL.total_seconds())
-        email_id = queue_email(existing, "already_registered", dedupe_key=f"already_registered:{existing.id}:{bucket}")
+        queue_email(existing, "already_registered", dedupe_key=f"already_registered:{existing.id}:{bucket}")
         audit.record(actor, "registration.repeated", registration=existing)
-        return RegistrationOutcome(existing.id, existing.status, created=False, program_full=full), email_id
+        return RegistrationOutcome(existing.id, existing.status, created=False, program_full=full)
     status = _status_for_new(program, program.confirmed_count)
     _apply_details(existing, data, program.timezone, now)
     _set_status(existing, status, now)
     db.session.flush()
-    email_id = queue_email(existing, _EMAIL_FOR_STATUS[status], payload={"renewed": True})
+    queue_email(existing, _EMAIL_FOR_STATUS[status], payload={"renewed": True})
     audit.record(actor, "registration.reactivated", registration=existing, status=status)
-    return RegistrationOutcome(existing.id, status, created=True), email_id
+    return RegistrationOutcome(existing.id, status, created=True)
 
 
 def promote_from_waitlist(program: Program, *, actor: Actor) -> list[int]:
     """Fill free seats from the waitlist, earliest first, inside the caller's
     transaction (which must hold the program lock). Queues a confirmation for each
-    promoted registrant; returns the outbox ids for the caller to dispatch after commit."""
+    promoted registrant (the caller's `unit_of_work` dispatches it); returns their outbox ids."""
     if program.capacity is None:
         free = None
     else:
@@ -590,8 +581,7 @@ def apply_action(program_id: int, registration_ids: list[int], action: str, *, a
     if action not in ORGANISER_ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     result = ActionResult()
-    email_ids: list[int] = []
-    try:
+    with unit_of_work():
         program = _lock_program(program_id)
         now = utcnow()
         registrations = list(
@@ -639,18 +629,9 @@ def apply_action(program_id: int, registration_ids: list[int], action: str, *, a
             audit.record(actor, f"registration.{action}", registration=registration, previous=previous)
             if kind:
                 key = f"{kind}:{registration.id}:resend:{now.timestamp()}" if action == "resend" else None
-                email_id = queue_email(registration, kind, dedupe_key=key)
-                if email_id:
-                    email_ids.append(email_id)
+                queue_email(registration, kind, dedupe_key=key)
         if freed:
-            promoted = promote_from_waitlist(program, actor=Actor.system())
-            result.promoted = len(promoted)
-            email_ids += promoted
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    dispatch(email_ids)
+            result.promoted = len(promote_from_waitlist(program, actor=Actor.system()))
     return result
 
 
@@ -670,7 +651,7 @@ def add_registrant(
     Side effects: commits, then enqueues the confirmation (or waitlist) email.
     """
     email_normalized = normalize_email(data.email)
-    try:
+    with unit_of_work():
         program = _lock_program(program_id)
         now = utcnow()
         existing = db.session.scalar(
@@ -690,11 +671,6 @@ def add_registrant(
         _apply_details(registration, data, program.timezone, now)
         _set_status(registration, status, now)
         db.session.flush()
-        email_id = queue_email(registration, _EMAIL_FOR_STATUS[status])
+        queue_email(registration, _EMAIL_FOR_STATUS[status])
         audit.record(actor, "registration.added", registration=registration, status=status, beyond=beyond_capacity)
-        db.session.commit()
-    except BaseException:
-        db.session.rollback()
-        raise
-    dispatch([email_id] if email_id else [])
     return RegistrationOutcome(registration.id, status, created=existing is None)

@@ -18,7 +18,8 @@ from sqlalchemy.orm import selectinload
 
 from webapp.extensions import db
 from webapp.models import Program, ProgramSession, Registration, ReminderRun, utcnow
-from webapp.services.outbox import dispatch, queue_bulk
+from webapp.services.outbox import queue_bulk
+from webapp.services.transactions import unit_of_work
 
 
 def reminder_key(session: ProgramSession, minutes: int, registration_id: int) -> str:
@@ -65,23 +66,22 @@ def schedule_due_reminders(now: datetime | None = None) -> dict[str, int]:
             if due > now or (session.id, minutes, session.ics_sequence) in done:
                 continue
             ids: list[int] = []
-            if session.rescheduled_at is None or session.rescheduled_at <= due:
-                recipients = select(Registration.id, Registration.email).where(
-                    Registration.program_id == session.program_id,
-                    Registration.status == "confirmed",
-                    Registration.confirmed_at <= due,
-                )
-                ids = queue_bulk(
-                    "reminder",
-                    recipients,
-                    dedupe_key=lambda rid, s=session, m=minutes: reminder_key(s, m, rid),
-                    session_id=session.id,
-                    payload={"minutes": minutes},
-                )
-            if now >= due + settle:
-                _record_run(session, minutes, due, len(ids))
-            db.session.commit()
-            dispatch(ids)
+            with unit_of_work():
+                if session.rescheduled_at is None or session.rescheduled_at <= due:
+                    recipients = select(Registration.id, Registration.email).where(
+                        Registration.program_id == session.program_id,
+                        Registration.status == "confirmed",
+                        Registration.confirmed_at <= due,
+                    )
+                    ids = queue_bulk(
+                        "reminder",
+                        recipients,
+                        dedupe_key=lambda rid, s=session, m=minutes: reminder_key(s, m, rid),
+                        session_id=session.id,
+                        payload={"minutes": minutes},
+                    )
+                if now >= due + settle:
+                    _record_run(session, minutes, due, len(ids))
             emails += len(ids)
             reminders += 1
     return {"emails": emails, "reminders": reminders}

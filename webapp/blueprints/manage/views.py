@@ -268,7 +268,6 @@ def _save_program(form: ProgramForm, status: str, program_id: int | None) -> Pro
         else:
             program = programs.update_program(program_id, form.to_file(status), actor=_actor())
     except ProgramImportError as exc:
-        db.session.rollback()
         for problem in form.show_problems(exc.problems):
             flash(problem, "error")
         return None
@@ -343,7 +342,6 @@ def change_status(program_id: int) -> BaseResponse:
         try:
             programs.set_program_status(program.id, status, actor=_actor())
         except ProgramImportError as exc:
-            db.session.rollback()
             flash(_("It cannot be published yet: %(problems)s", problems="; ".join(exc.problems)), "error")
         else:
             flash(_("The program is now %(status)s.", status=status), "success")
@@ -370,7 +368,6 @@ def duplicate(program_id: int) -> str | BaseResponse:
                 actor=_actor(),
             )
         except ProgramImportError as exc:
-            db.session.rollback()
             form.slug.errors = [p.partition(": ")[2] for p in exc.problems]
         else:
             flash(_("A draft copy was made with every date moved. Check it, then publish it."), "success")
