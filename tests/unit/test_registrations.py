@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from types import SimpleNamespace
 
 import pytest
 from flask import Flask
@@ -22,10 +20,7 @@ from webapp.services.errors import ProgramFull, RegistrationClosed, Registration
 from webapp.services.programs import import_program
 from webapp.services.registrations import (
     _EMAIL_FOR_STATUS,
-    NEWCOMER_DECISION_SQL,
     RegistrationOutcome,
-    _check_open,
-    _status_for_new,
     cancel_registration,
     find_by_token,
     register_participant,
@@ -305,77 +300,6 @@ def test_postgresql_single_statement_writes_what_the_three_statements_write(
     assert on_postgresql == on_sqlite
     assert on_postgresql["email"][:2] == (_EMAIL_FOR_STATUS[status], f"{_EMAIL_FOR_STATUS[status]}:ID:r1")
     assert on_postgresql["registration"][7] == "Asia/Karachi"  # the program's zone
-
-
-def test_sql_decision_for_newcomers_is_the_python_rules(ctx: Flask) -> None:
-    """`NEWCOMER_DECISION_SQL` (the one-statement path on PostgreSQL) and `_check_open`
-    plus `_status_for_new` (SQLite, reactivation) decide the same on every combination
-    of status, opening time, deadline, seats, waitlist and approval, at the edges."""
-    now = datetime.now(UTC).replace(microsecond=0)
-    second = timedelta(seconds=1)
-    grid = list(
-        itertools.product(
-            ["published", "draft", "closed", "cancelled", "archived"],
-            [None, now - second, now, now + second],  # opens
-            [now - second, now, now + second],  # deadline
-            [None, 0, 2],  # capacity
-            [0, 1, 2, 3],  # confirmed
-            [True, False],  # waitlist
-            [True, False],  # approval
-        )
-    )
-
-    def python(row: tuple[object, ...]) -> str:
-        program = SimpleNamespace(**dict(zip(_COLUMNS, row, strict=True)), slug="grid")
-        try:
-            _check_open(program, now)
-        except RegistrationClosed:
-            return "closed"
-        except RegistrationNotOpen:
-            return "not_open"
-        try:
-            return _status_for_new(program, program.confirmed_count)
-        except ProgramFull:
-            return "full"
-
-    connection = db.session.connection()
-    connection.execute(
-        text(
-            "CREATE TEMPORARY TABLE program (key integer, status text, registration_opens_at timestamptz, "
-            "registration_deadline timestamptz, capacity integer, confirmed_count integer, "
-            "waitlist_enabled boolean, approval_required boolean) ON COMMIT DROP"
-        )
-    )
-    connection.execute(
-        text(f"INSERT INTO program VALUES (:key, {', '.join(':' + c for c in _COLUMNS)})"),
-        [{"key": key, **dict(zip(_COLUMNS, row, strict=True))} for key, row in enumerate(grid)],
-    )
-    decided = dict(
-        connection.execute(
-            text(
-                f"SELECT key, {NEWCOMER_DECISION_SQL} "
-                "FROM program, (SELECT CAST(:now AS timestamptz) AS now) AS clock ORDER BY key"
-            ),
-            {"now": now},
-        )
-        .tuples()
-        .all()
-    )
-    db.session.rollback()
-    expected = {key: python(row) for key, row in enumerate(grid)}
-    assert decided == expected
-    assert set(expected.values()) == {"closed", "not_open", "pending", "confirmed", "waitlisted", "full"}
-
-
-_COLUMNS = (
-    "status",
-    "registration_opens_at",
-    "registration_deadline",
-    "capacity",
-    "confirmed_count",
-    "waitlist_enabled",
-    "approval_required",
-)
 
 
 def test_a_token_collision_is_retried_with_a_fresh_token(ctx: Flask, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -20,15 +20,12 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Organiser, Program, ProgramSession, utcnow
-from webapp.services import audit
+from webapp.services import audit, rules
 from webapp.services.audit import Actor
 from webapp.services.errors import ProgramImportError, ProgramNotFound
 from webapp.services.text import single_line, slugify
 from webapp.services.times import is_valid_timezone, parse_iso_datetime
 from webapp.services.transactions import unit_of_work
-
-# Registration is "closing soon" within this long of the deadline.
-CLOSING_SOON = timedelta(hours=48)
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _OFFSET = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
@@ -661,29 +658,16 @@ _CONFIRMED_COUNT = select(Program.confirmed_count).where(Program.id == bindparam
 
 
 def availability(program: Program, now: datetime | None = None) -> Availability:
+    """What a participant can do now (`rules.availability_state`), with the seats left."""
     now = now or utcnow()
     confirmed = count_confirmed(program.id)
-    seats_left = None if program.capacity is None else max(program.capacity - confirmed, 0)
-    time_left = program.registration_deadline - now if now < program.registration_deadline else None
-    if program.status == "cancelled":
-        state = "cancelled"
-    elif program.status != "published" or now >= program.registration_deadline:
-        state = "closed"
-    elif program.registration_opens_at and now < program.registration_opens_at:
-        state = "not_yet_open"
-    elif seats_left == 0:
-        state = "waitlist" if program.waitlist_enabled else "full"
-    elif time_left is not None and time_left <= CLOSING_SOON:
-        state = "closing_soon"
-    else:
-        state = "open"
     return Availability(
-        state=state,
+        state=rules.availability_state(program, confirmed, now),
         confirmed=confirmed,
-        seats_left=seats_left,
+        seats_left=rules.free_seats(program, confirmed),
         deadline=program.registration_deadline,
         opens_at=program.registration_opens_at,
-        time_left=time_left,
+        time_left=program.registration_deadline - now if now < program.registration_deadline else None,
     )
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from webapp.extensions import db
 from webapp.models import AuditEntry, Email, Program, Registration, utcnow
 from webapp.models.sql import compile_for_driver, insert_skipping_conflicts, run_alone
-from webapp.services import audit
+from webapp.services import audit, rules
 from webapp.services.audit import Actor
 from webapp.services.errors import (
     ProgramFull,
@@ -168,21 +168,6 @@ _INSERT_REGISTRATION = insert_skipping_conflicts(
 )
 
 
-# Rules 1, 2 and 4 for a newcomer, as SQL over the program row (`program`) and the time
-# (`clock.now`), for the one-statement path below. It decides exactly what `_check_open`
-# and `_status_for_new` decide; `test_registrations` compares the two on every
-# combination of state, time, seats, waitlist and approval.
-NEWCOMER_DECISION_SQL = """
-    CASE
-        WHEN program.status <> 'published' OR clock.now >= program.registration_deadline THEN 'closed'
-        WHEN program.registration_opens_at IS NOT NULL AND clock.now < program.registration_opens_at THEN 'not_open'
-        WHEN program.approval_required THEN 'pending'
-        WHEN program.capacity IS NULL OR program.confirmed_count < program.capacity THEN 'confirmed'
-        WHEN program.waitlist_enabled THEN 'waitlisted'
-        ELSE 'full'
-    END"""
-
-
 def _register_newcomer_statement(*, lock: bool) -> TextClause:
     """PostgreSQL: the whole registration of a newcomer as one statement, run on its own
     (autocommit), so it is its own transaction. It locks the program row, judges Rules
@@ -209,7 +194,7 @@ def _register_newcomer_statement(*, lock: bool) -> TextClause:
         ), decision AS (
             SELECT program.id, program.status AS program_status, program.timezone,
                    program.registration_opens_at, program.registration_deadline, clock.now,
-                   {NEWCOMER_DECISION_SQL} AS status
+                   {rules.NEWCOMER_DECISION_SQL} AS status
             FROM program, LATERAL (SELECT clock_timestamp() AS now) AS clock
         ), registration AS (
             INSERT INTO registrations ({", ".join(person)}, {", ".join(_DECIDED_COLUMNS)})
@@ -333,26 +318,6 @@ def _registration_values(
     }
 
 
-def _check_open(program: Program | Row[Any], now: datetime) -> None:
-    """Rule 1: open iff opens_at <= now < deadline, judged now, inside the transaction."""
-    if program.status != "published" or now >= program.registration_deadline:
-        raise RegistrationClosed(program.registration_deadline if program.status == "published" else None)
-    if program.registration_opens_at is not None and now < program.registration_opens_at:
-        raise RegistrationNotOpen(program.registration_opens_at)
-
-
-def _status_for_new(program: Program | Row[Any], confirmed: int) -> str:
-    """Rules 2 and 4: pending if approval is required, else confirmed while seats
-    remain, else waitlisted if the waitlist is on, else refused."""
-    if program.approval_required:
-        return "pending"
-    if program.capacity is None or confirmed < program.capacity:
-        return "confirmed"
-    if program.waitlist_enabled:
-        return "waitlisted"
-    raise ProgramFull(program.slug)
-
-
 def _set_status(registration: Registration, status: str, now: datetime) -> None:
     registration.status = status
     registration.status_changed_at = now
@@ -455,11 +420,7 @@ def _register_newcomer(
     row = run_alone(db.engine, _REGISTER_NEWCOMER, params)
     if row is None:
         raise ProgramNotFound(str(program_id))
-    if row.status == "closed":
-        published = row.program_status == "published"
-        raise RegistrationClosed(row.registration_deadline.astimezone(UTC) if published else None)
-    if row.status == "not_open":
-        raise RegistrationNotOpen(row.registration_opens_at.astimezone(UTC))
+    _refuse_if_closed(row.status, row.program_status, row.registration_deadline, row.registration_opens_at)
     if row.registration_id is None:
         return None
     dispatch([row.email_id] if row.email_id else [])
@@ -470,25 +431,34 @@ def _register(program_id: int, data: RegistrationInput, email_normalized: str, a
     with unit_of_work():
         program = _lock_seat_rules(program_id)
         now = utcnow()
-        _check_open(program, now)
-        try:
-            status = _status_for_new(program, program.confirmed_count)
-        except ProgramFull:
-            status = ""  # no seat for a newcomer; someone registered already still hears from us
-        registration_id = _write_new(program, data, email_normalized, status, now, actor) if status else None
+        decision = rules.decide_newcomer(program, program.confirmed_count, now)
+        _refuse_if_closed(decision, program.status, program.registration_deadline, program.registration_opens_at)
+        # "full": no seat for a newcomer, but someone registered already still hears from us.
+        registration_id = (
+            None if decision == "full" else _write_new(program, data, email_normalized, decision, now, actor)
+        )
         if registration_id is not None:
-            return RegistrationOutcome(registration_id, status, created=True)
-        return _register_again(program, data, email_normalized, now, actor, full=not status)
+            return RegistrationOutcome(registration_id, decision, created=True)
+        return _register_again(program, data, email_normalized, now, actor, decision=decision)
+
+
+def _refuse_if_closed(decision: str, status: str, deadline: datetime, opens_at: datetime | None) -> None:
+    """Rule 1's refusals, saying when registration closed (for a published program) or
+    when it opens."""
+    if decision == "closed":
+        raise RegistrationClosed(deadline.astimezone(UTC) if status == "published" else None)
+    if decision == "not_open" and opens_at is not None:
+        raise RegistrationNotOpen(opens_at.astimezone(UTC))
 
 
 def _register_again(
-    program: Row[Any], data: RegistrationInput, email_normalized: str, now: datetime, actor: Actor, *, full: bool
+    program: Row[Any], data: RegistrationInput, email_normalized: str, now: datetime, actor: Actor, *, decision: str
 ) -> RegistrationOutcome:
     """Rule 3, for an address with a registration already: no second row. Someone
     active is reminded of their details; someone who cancelled comes back, if a
     newcomer could, and their email says that the registration was renewed with the
     details typed, so the owner of the address learns of it. Raises ProgramFull if
-    nobody has this address and there is no room (`full`)."""
+    nobody has this address and there is no room (`decision` is "full")."""
     existing = db.session.scalar(
         select(Registration)
         .where(Registration.program_id == program.id, Registration.email_normalized == email_normalized)
@@ -496,12 +466,15 @@ def _register_again(
     )
     if existing is None:
         raise ProgramFull(program.slug)
+    full = decision == "full"
     if existing.status != "cancelled":
         bucket = int(now.timestamp() // ALREADY_REGISTERED_EMAIL_INTERVAL.total_seconds())
         queue_email(existing, "already_registered", dedupe_key=f"already_registered:{existing.id}:{bucket}")
         audit.record(actor, "registration.repeated", registration=existing)
         return RegistrationOutcome(existing.id, existing.status, created=False, program_full=full)
-    status = _status_for_new(program, program.confirmed_count)
+    if full:
+        raise ProgramFull(program.slug)
+    status = decision
     _apply_details(existing, data, program.timezone, now)
     _set_status(existing, status, now)
     db.session.flush()
@@ -514,12 +487,9 @@ def promote_from_waitlist(program: Program, *, actor: Actor) -> list[int]:
     """Fill free seats from the waitlist, earliest first, inside the caller's
     transaction (which must hold the program lock). Queues a confirmation for each
     promoted registrant (the caller's `unit_of_work` dispatches it); returns their outbox ids."""
-    if program.capacity is None:
-        free = None
-    else:
-        free = program.capacity - count_confirmed(program.id)
-        if free <= 0:
-            return []
+    free = rules.free_seats(program, count_confirmed(program.id))
+    if free == 0:
+        return []
     query = (
         select(Registration)
         .where(Registration.program_id == program.id, Registration.status == "waitlisted")
@@ -598,11 +568,11 @@ def apply_action(program_id: int, registration_ids: list[int], action: str, *, a
             previous = registration.status
             kind: str | None = None
             if action == "approve" and previous == "pending":
-                status = "confirmed" if _has_seat(program) else "waitlisted"
+                status = rules.decide_approval(program, count_confirmed(program.id))
                 _set_status(registration, status, now)
                 kind = _EMAIL_FOR_STATUS[status]
             elif action == "promote" and previous == "waitlisted":
-                if not _has_seat(program):
+                if not rules.has_seat(program, count_confirmed(program.id)):
                     result.no_seat += 1
                     continue
                 _set_status(registration, "confirmed", now)
@@ -635,10 +605,6 @@ def apply_action(program_id: int, registration_ids: list[int], action: str, *, a
     return result
 
 
-def _has_seat(program: Program) -> bool:
-    return program.capacity is None or count_confirmed(program.id) < program.capacity
-
-
 def add_registrant(
     program_id: int, data: RegistrationInput, *, actor: Actor, beyond_capacity: bool = False
 ) -> RegistrationOutcome:
@@ -661,11 +627,8 @@ def add_registrant(
         )
         if existing is not None and existing.status != "cancelled":
             raise RegistrationExists(existing.id)
-        if beyond_capacity or _has_seat(program):
-            status = "confirmed"
-        elif program.waitlist_enabled:
-            status = "waitlisted"
-        else:
+        status = rules.decide_added_by_hand(program, count_confirmed(program.id), beyond_capacity=beyond_capacity)
+        if status == "full":
             raise ProgramFull(program.slug)
         registration = existing or _new_registration(program, email_normalized, now)
         _apply_details(registration, data, program.timezone, now)
