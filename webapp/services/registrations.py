@@ -15,12 +15,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, Row, TextClause, bindparam, select, text
+from sqlalchemy import Boolean, TextClause, bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import AuditEntry, Email, Program, Registration, utcnow
-from webapp.models.sql import compile_for_driver, insert_skipping_conflicts, run_alone
+from webapp.models.sql import compile_for_driver, run_alone
 from webapp.services import audit, rules
 from webapp.services.audit import Actor
 from webapp.services.errors import (
@@ -114,33 +114,16 @@ def _lock_program(program_id: int) -> Program:
 
 # --- the public registration path --------------------------------------------------
 #
-# Registration is the one write every participant makes, all at once when a program is
-# announced, so its statements are built once, here, and run with parameters (their
-# compiled form is cached), on tables rather than ORM objects. `bench/rush.py` measures it.
+# On PostgreSQL a newcomer is registered by one statement (`_register_newcomer_statement`),
+# built once here and run with parameters: registration is the one write every
+# participant makes, all at once when a program is announced (`bench/rush.py`). Every
+# other registration (SQLite, an address registered already, a full program) goes
+# through the ORM in `_register`.
 
 _programs = Program.__table__
 _registrations = Registration.__table__
 
-# The program's rules and its seats taken. With FOR UPDATE, PostgreSQL waits for the
-# program's row lock and then returns the row's newest version, so `confirmed_count`
-# (kept by triggers, migration 0005) includes every registration committed before ours.
-_SEAT_RULES = select(
-    _programs.c.id,
-    _programs.c.slug,
-    _programs.c.status,
-    _programs.c.timezone,
-    _programs.c.registration_opens_at,
-    _programs.c.registration_deadline,
-    _programs.c.capacity,
-    _programs.c.confirmed_count,
-    _programs.c.waitlist_enabled,
-    _programs.c.approval_required,
-).where(_programs.c.id == bindparam("program_id"))
-_SEAT_RULES_LOCKED = _SEAT_RULES.with_for_update()
-
-# A new registration, or nothing if this address is registered already: the unique
-# constraint answers "is this person here?" (Rule 3) in the same statement that writes,
-# through its own index, whatever the planner thinks of the table's statistics.
+# The columns of a new registration.
 _REGISTRATION_COLUMNS = [
     "program_id",
     "email",
@@ -163,17 +146,14 @@ _REGISTRATION_COLUMNS = [
     "confirmed_at",
     "waitlisted_at",
 ]
-_INSERT_REGISTRATION = insert_skipping_conflicts(
-    _registrations, _REGISTRATION_COLUMNS, conflict=("program_id", "email_normalized")
-)
 
 
 def _register_newcomer_statement(*, lock: bool) -> TextClause:
     """PostgreSQL: the whole registration of a newcomer as one statement, run on its own
     (autocommit), so it is its own transaction. It locks the program row, judges Rules
     1, 2 and 4 on the row's newest version, and writes the registration, its outbox row
-    and its audit entry (data-modifying CTEs), doing in one round trip what
-    `_lock_seat_rules`, `_write_new` and the commit do in four. The lock is held only
+    and its audit entry (data-modifying CTEs), doing in one round trip what `_register`
+    does in several. The lock is held only
     while the server runs it, never across a network round trip. Rule 1 is judged, and
     every timestamp written, with the server's clock read once the lock is held: the
     moment the registration commits, give or take the statement's own run. Run with
@@ -183,7 +163,7 @@ def _register_newcomer_statement(*, lock: bool) -> TextClause:
     `not_open`, `full`, or the new registration's status), what the messages need
     (program status, opening time, deadline), and the ids written, which are null when
     nothing was (the address is registered already, or the decision refused it).
-    `test_registrations` checks that it writes what the three statements write."""
+    `test_registrations` checks that it writes what `_register` writes."""
     person = [c for c in _REGISTRATION_COLUMNS if c not in _DECIDED_COLUMNS]
     kind_by_status = " ".join(f"WHEN '{status}' THEN '{kind}'" for status, kind in _EMAIL_FOR_STATUS.items())
     sql = f"""
@@ -257,67 +237,6 @@ _DECIDED_COLUMNS = [
 _REGISTER_NEWCOMER = compile_for_driver(_register_newcomer_statement(lock=True))
 
 
-@dataclass(frozen=True)
-class _NewRegistration:
-    """What the outbox and the audit trail need of a registration written by `_write_new`."""
-
-    id: int
-    program_id: int
-    email: str
-    revision: int
-
-
-def _lock_seat_rules(program_id: int) -> Row[Any]:
-    """`_lock_program` for the public path: only the columns the rules read."""
-    # On the session's connection (its transaction) directly: these statements need
-    # nothing of the ORM, and skipping it is a good part of their cost.
-    row = (
-        db.session.connection()
-        .execute(_SEAT_RULES_LOCKED if _use_row_lock() else _SEAT_RULES, {"program_id": program_id})
-        .first()
-    )
-    if row is None:
-        raise ProgramNotFound(str(program_id))
-    return row
-
-
-def _write_new(
-    program: Row[Any], data: RegistrationInput, email_normalized: str, status: str, now: datetime, actor: Actor
-) -> int | None:
-    """Write a new registration (as `_new_registration`, `_apply_details` and
-    `_set_status` would), its email to the outbox and its audit entry, in the caller's
-    transaction. Returns the registration's id, or None (writing nothing) if the
-    address is registered already."""
-    values = _registration_values(program, data, email_normalized, status, now)
-    registration_id = db.session.scalar(_INSERT_REGISTRATION, values)
-    if registration_id is None:
-        return None
-    registration = _NewRegistration(registration_id, program.id, values["email"], 1)
-    queue_email(registration, _EMAIL_FOR_STATUS[status])
-    audit.record(actor, "registration.created", registration=registration, status=status)
-    return registration_id
-
-
-def _registration_values(
-    program: Row[Any], data: RegistrationInput, email_normalized: str, status: str, now: datetime
-) -> dict[str, Any]:
-    """The columns of a new registration, cleaned (no line breaks can reach an email header)."""
-    token = new_token()
-    return _details(data, program.timezone, now) | {
-        "program_id": program.id,
-        "email_normalized": email_normalized,
-        "status": status,
-        "token": token,
-        "token_selector": token[:_TOKEN_SELECTOR_LENGTH],
-        "revision": 1,
-        "created_at": now,
-        "updated_at": now,
-        "status_changed_at": now,
-        "confirmed_at": now if status == "confirmed" else None,
-        "waitlisted_at": now if status == "waitlisted" else None,
-    }
-
-
 def _set_status(registration: Registration, status: str, now: datetime) -> None:
     registration.status = status
     registration.status_changed_at = now
@@ -341,6 +260,7 @@ def _new_registration(program: Program, email_normalized: str, now: datetime) ->
         token_selector=token[:_TOKEN_SELECTOR_LENGTH],
         revision=0,
         created_at=now,
+        updated_at=now,
     )
     db.session.add(registration)
     return registration
@@ -429,17 +349,26 @@ def _register_newcomer(
 
 def _register(program_id: int, data: RegistrationInput, email_normalized: str, actor: Actor) -> RegistrationOutcome:
     with unit_of_work():
-        program = _lock_seat_rules(program_id)
+        program = _lock_program(program_id)
         now = utcnow()
         decision = rules.decide_newcomer(program, program.confirmed_count, now)
         _refuse_if_closed(decision, program.status, program.registration_deadline, program.registration_opens_at)
-        # "full": no seat for a newcomer, but someone registered already still hears from us.
-        registration_id = (
-            None if decision == "full" else _write_new(program, data, email_normalized, decision, now, actor)
+        existing = db.session.scalar(
+            select(Registration)
+            .where(Registration.program_id == program.id, Registration.email_normalized == email_normalized)
+            .execution_options(populate_existing=True)
         )
-        if registration_id is not None:
-            return RegistrationOutcome(registration_id, decision, created=True)
-        return _register_again(program, data, email_normalized, now, actor, decision=decision)
+        if existing is not None:
+            return _register_again(program, existing, data, now, actor, decision=decision)
+        if decision == "full":
+            raise ProgramFull(program.slug)
+        registration = _new_registration(program, email_normalized, now)
+        _apply_details(registration, data, program.timezone, now)
+        _set_status(registration, decision, now)
+        db.session.flush()
+        queue_email(registration, _EMAIL_FOR_STATUS[decision])
+        audit.record(actor, "registration.created", registration=registration, status=decision)
+        return RegistrationOutcome(registration.id, decision, created=True)
 
 
 def _refuse_if_closed(decision: str, status: str, deadline: datetime, opens_at: datetime | None) -> None:
@@ -452,20 +381,13 @@ def _refuse_if_closed(decision: str, status: str, deadline: datetime, opens_at: 
 
 
 def _register_again(
-    program: Row[Any], data: RegistrationInput, email_normalized: str, now: datetime, actor: Actor, *, decision: str
+    program: Program, existing: Registration, data: RegistrationInput, now: datetime, actor: Actor, *, decision: str
 ) -> RegistrationOutcome:
     """Rule 3, for an address with a registration already: no second row. Someone
     active is reminded of their details; someone who cancelled comes back, if a
     newcomer could, and their email says that the registration was renewed with the
-    details typed, so the owner of the address learns of it. Raises ProgramFull if
-    nobody has this address and there is no room (`decision` is "full")."""
-    existing = db.session.scalar(
-        select(Registration)
-        .where(Registration.program_id == program.id, Registration.email_normalized == email_normalized)
-        .execution_options(populate_existing=True)
-    )
-    if existing is None:
-        raise ProgramFull(program.slug)
+    details typed, so the owner of the address learns of it. Raises ProgramFull if there
+    is no room for them (`decision` is "full")."""
     full = decision == "full"
     if existing.status != "cancelled":
         bucket = int(now.timestamp() // ALREADY_REGISTERED_EMAIL_INTERVAL.total_seconds())
