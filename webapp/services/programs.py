@@ -6,10 +6,12 @@ waitlist go through `registrations`, which writes outbox rows).
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -541,6 +543,21 @@ def set_program_status(program_id: int, status: str, *, actor: Actor) -> Program
     return update_program(program_id, program_file(program) | {"status": status}, actor=actor)
 
 
+def _moved(data: dict[str, Any], shift: timedelta) -> dict[str, Any]:
+    """A program file with every time (opening, deadline, sessions) moved by `shift`."""
+
+    def moved(value: str | None) -> str | None:
+        return (datetime.fromisoformat(value) + shift).isoformat() if value else None
+
+    return data | {
+        "registration_opens_at": moved(data.get("registration_opens_at")),
+        "registration_deadline": moved(data["registration_deadline"]),
+        "sessions": [
+            s | {"starts_at": moved(s["starts_at"]), "ends_at": moved(s["ends_at"])} for s in data["sessions"]
+        ],
+    }
+
+
 def duplicate_program(program_id: int, *, slug: str, first_start: datetime, actor: Actor) -> Program:
     """Run it again: a draft copy with every time (deadline, opening, sessions) moved
     by the same amount so that its first session starts at `first_start`. Reminders
@@ -548,79 +565,28 @@ def duplicate_program(program_id: int, *, slug: str, first_start: datetime, acto
     program = get_program(program_id)
     if program.first_start is None:
         raise ProgramImportError(["sessions: the program has no session to start from"])
-    shift = first_start - program.first_start
-    data = program_file(program)
-
-    def moved(value: str | None) -> str | None:
-        return (datetime.fromisoformat(value) + shift).isoformat() if value else None
-
-    data |= {
-        "slug": slug,
-        "status": "draft",
-        "registration_opens_at": moved(data["registration_opens_at"]),
-        "registration_deadline": moved(data["registration_deadline"]),
-        "sessions": [
-            x | {"starts_at": moved(x["starts_at"]), "ends_at": moved(x["ends_at"])} for x in data["sessions"]
-        ],
-    }
+    data = _moved(program_file(program), first_start - program.first_start) | {"slug": slug, "status": "draft"}
     return create_program(data, actor=actor, organisers=list(program.organisers))
 
 
-def seed_demo(*, actor: Actor, now: datetime | None = None) -> Program:
-    """Create the demo program (or move its dates forward once they have passed).
+DEMO_PROGRAM = Path(__file__).resolve().parent.parent / "data" / "demo-program.json"
 
-    "Powering Belt and Road: Lithium-ion batteries": a two-hour webinar a week from now,
-    registration closing two days before it, 300 seats, waitlist on. Commits.
-    """
+
+def seed_demo(*, actor: Actor, now: datetime | None = None) -> Program:
+    """Create the demo program from `webapp/data/demo-program.json` (or move its dates
+    forward once they have passed), with every time moved together so that its session
+    starts at 14:00 in the program's zone a week from `now`: "Powering Belt and Road:
+    Lithium-ion batteries", registration closing two days before. Commits."""
     now = now or utcnow()
-    zone = ZoneInfo("Asia/Karachi")
-    local_day = (now + timedelta(days=7)).astimezone(zone).date()
-    starts = datetime(local_day.year, local_day.month, local_day.day, 14, 0, tzinfo=zone)
-    ends = starts + timedelta(hours=2)
-    deadline = datetime.combine(local_day - timedelta(days=2), datetime.max.time(), tzinfo=zone).replace(
-        second=0, microsecond=0
-    )
-    slug = "lithium-ion-batteries-demo"
-    existing = db.session.scalar(select(Program).where(Program.slug == slug))
+    data = json.loads(DEMO_PROGRAM.read_text(encoding="utf-8"))
+    existing = db.session.scalar(select(Program).where(Program.slug == data["slug"]))
     if existing is not None and existing.registration_deadline > now:
         return existing
-    data = {
-        "slug": slug,
-        "title": "Powering Belt and Road: Lithium-ion batteries",
-        "summary": (
-            "A free online training for entrepreneurs who want to build lithium-ion battery "
-            "manufacturing in their region."
-        ),
-        "description": (
-            "## Who it is for\n"
-            "Entrepreneurs, engineers and officials from ECO member states and Belt and Road "
-            "countries who are planning battery manufacturing for energy storage or electric mobility.\n\n"
-            "## What you will learn\n"
-            "- How a lithium-ion cell is made, from electrode to pack\n"
-            "- What storage does for the grid: frequency regulation, peak shaving, smoothing renewables\n"
-            "- Lessons from the world's largest battery market\n"
-            "- Policies and programmes that helped, and the barriers that remain\n\n"
-            "Registered participants receive the Zoom webinar link by email."
-        ),
-        "organiser": "BTBU-ECOSF Joint Training Center",
-        "timezone": "Asia/Karachi",
-        "registration_deadline": deadline.isoformat(),
-        "capacity": 300,
-        "waitlist": True,
-        "approval_required": False,
-        "status": "published",
-        "reminders": ["24h", "1h"],
-        "sessions": [
-            {
-                "title": "Powering Belt and Road: Lithium-ion batteries (live webinar)",
-                "starts_at": starts.isoformat(),
-                "ends_at": ends.isoformat(),
-                "join_url": "https://zoom.us/j/81234567890",
-                "passcode": "liion6",
-            }
-        ],
-    }
-    program, _ = import_program(data, actor=actor)
+    zone = ZoneInfo(data["timezone"])
+    first = datetime.fromisoformat(min(s["starts_at"] for s in data["sessions"]))
+    day = (now + timedelta(days=7)).astimezone(zone).date()
+    target = datetime.combine(day, first.astimezone(zone).time(), tzinfo=zone)
+    program, _ = import_program(_moved(data, target - first), actor=actor)
     return program
 
 
