@@ -282,7 +282,7 @@ def run_baseline(app: Any, sink: Sink) -> float:
     """Build the same messages with the same builder; send them with smtplib over one
     connection. Seconds to the last accepted message. The rows are written first,
     untimed, by an app whose broker is in memory, so no worker sees them."""
-    from webapp.services.mailer import build_message
+    from webapp.services.composer import build_message
     from webapp.services.reminders import schedule_due_reminders
 
     with app.app_context():
@@ -300,7 +300,7 @@ def run_baseline(app: Any, sink: Sink) -> float:
 
 def profile_build(app: Any, count: int = 1000) -> float:
     """Messages built per second (render, MIME, .ics), nothing sent."""
-    from webapp.services.mailer import build_message
+    from webapp.services.composer import build_message
 
     with app.app_context():
         emails = _emails(app)[:count]

@@ -23,9 +23,9 @@ from webapp.blueprints.registrations.forms import CancelForm, registration_form_
 from webapp.extensions import csrf, limiter
 from webapp.models import Registration
 from webapp.services.audit import Actor
+from webapp.services.composer import session_views
 from webapp.services.errors import ProgramFull, ProgramNotFound, RegistrationClosed, RegistrationNotOpen
 from webapp.services.ics import build_calendar
-from webapp.services.mailer import session_views
 from webapp.services.programs import availability, get_form_program, get_public_program
 from webapp.services.registrations import (
     ACTIVE_STATUSES,
