@@ -278,3 +278,42 @@ def test_an_unexpected_error_logs_no_token_email_or_bound_values(app: Flask, cap
     assert secret not in logged
     assert name not in logged
     assert address not in logged
+
+
+def test_the_direct_statement_path_hides_bound_values_too(app: Flask) -> None:
+    """`run_alone` (the registration fast path) raises SQLAlchemy's IntegrityError
+    itself: its message names the statement, not the values (the person's data)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from webapp.models.sql import run_alone
+
+    name = "Ayesha Khan"
+    with app.app_context(), pytest.raises(IntegrityError) as raised:
+        run_alone(db.engine, "INSERT INTO organisers (email) SELECT NULL WHERE %(name)s::text <> ''", {"name": name})
+    assert "organisers" in str(raised.value)
+    assert name not in str(raised.value)
+
+
+def test_the_development_server_request_log_shows_no_token(app: Flask, caplog: pytest.LogCaptureFixture) -> None:
+    """`make run` serves with werkzeug, which logs each request line."""
+    import http.client
+    import threading
+
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
+    secret = "Zq8-secret-token-value_ABC123"
+    try:
+        with caplog.at_level(logging.INFO, logger="werkzeug"):
+            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            conn.request("GET", f"/r/{secret}/cancel?email=ayesha%40example.com")
+            assert conn.getresponse().status == 404
+            conn.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    assert "GET /r/<token>/cancel?email=<email>" in caplog.text
+    assert secret not in caplog.text and "ayesha" not in caplog.text
