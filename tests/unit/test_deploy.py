@@ -45,6 +45,8 @@ def test_caddyfile_serves_the_domain_or_localhost_and_proxies_to_web() -> None:
     lines = [line.strip() for line in caddyfile.splitlines() if line.strip() and not line.strip().startswith("#")]
     assert lines[0] == "{$DOMAIN:localhost} {"
     assert "reverse_proxy web:8000" in lines
+    # No compression (BREACH) and no access log (it would record tokens).
+    assert not any(line.startswith(("encode", "log")) for line in lines)
     assert caddyfile.count("{") == caddyfile.count("}")
 
 
