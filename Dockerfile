@@ -1,10 +1,11 @@
-# One image for web, worker and beat; docker-compose.yml picks the command.
+# One image for web, worker and beat; docker-compose.yml picks the command. gunicorn.conf.py
+# (read from WORKDIR) keeps tokens and email addresses out of the access log.
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 ROLLCALL_ENV=production
 WORKDIR /app
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
-COPY config.py ./
+COPY config.py gunicorn.conf.py ./
 COPY webapp webapp
 COPY worker worker
 COPY templates templates

@@ -5,19 +5,24 @@ Three modes, chosen by `ROLLCALL_ENV`:
 * ``embedded`` (the default): SQLite under ``instance/``, a file-system Celery broker
   that needs no server, and the local SMTP mailbox that ``make run`` starts. Nothing to
   install beyond Python.
-* ``production``: everything comes from the environment; refuses to start with the
-  default ``SECRET_KEY``.
+* ``production``: everything comes from the environment; refuses to start with a
+  missing, short, low-entropy or placeholder ``SECRET_KEY``.
 * ``testing``: used by the test-suite; databases and brokers come from the test fixtures.
 
 Every setting that names a server (``DATABASE_URL``, ``CELERY_BROKER_URL``,
 ``MAIL_SERVER`` ...) can be set in any mode, so the embedded default can be pointed at
-PostgreSQL and Redis without changing code.
+PostgreSQL and Redis without changing code. That takes ``ROLLCALL_ENV=embedded`` said
+out loud: with ``ROLLCALL_ENV`` unset and ``DATABASE_URL`` naming a server, the machine
+looks like a deployment that forgot ``ROLLCALL_ENV=production``, and running the
+embedded default there would serve the unauthenticated dev mailbox, so `load` refuses.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +31,14 @@ from dotenv import load_dotenv
 ROOT = Path(__file__).resolve().parent
 INSTANCE = Path(os.environ.get("ROLLCALL_INSTANCE", ROOT / "instance"))
 DEFAULT_SECRET_KEY = "dev-insecure-change-me"
+# Keys that were published as examples (.env.example, older docs): never a real secret.
+PLACEHOLDER_SECRET_KEYS = frozenset({DEFAULT_SECRET_KEY, "change-me-to-48-random-characters"})
+# A production key: at least this long, this many different characters, and this many
+# bits by the estimate below. A random 32-character hex key (secrets.token_hex(16))
+# scores 90 bits at worst in 100,000 draws; a key of one repeated character scores 0.
+SECRET_KEY_MIN_LENGTH = 32
+SECRET_KEY_MIN_DISTINCT = 10
+SECRET_KEY_MIN_BITS = 80.0
 
 
 class ConfigError(RuntimeError):
@@ -49,6 +62,40 @@ def _float(name: str, default: float) -> float:
     return float(value) if value not in (None, "") else default
 
 
+def _hops(name: str) -> int:
+    """A count of proxies: a non-negative integer, or a ConfigError that says so."""
+    value = os.environ.get(name, "").strip()
+    if value == "":
+        return 0
+    try:
+        hops = int(value)
+    except ValueError:
+        hops = -1
+    if hops < 0:
+        raise ConfigError(f"{name} must be a whole number of proxies, 0 or more, not {value!r}")
+    return hops
+
+
+def estimated_entropy_bits(key: str) -> float:
+    """Bits in `key` judged by how evenly it uses its characters (length times Shannon
+    entropy per character). Only an estimate: it catches repeats and tiny alphabets,
+    not keys made of words."""
+    counts = Counter(key)
+    return -sum(n * math.log2(n / len(key)) for n in counts.values()) if key else 0.0
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why `key` must not sign production sessions, or None when it may."""
+    advice = "generate one with: python3 -c 'import secrets; print(secrets.token_urlsafe(48))'"
+    if not key or key in PLACEHOLDER_SECRET_KEYS or "change-me" in key.lower():
+        return f"SECRET_KEY must be set to a random value, not a placeholder; {advice}"
+    if len(key) < SECRET_KEY_MIN_LENGTH:
+        return f"SECRET_KEY must be at least {SECRET_KEY_MIN_LENGTH} random characters; {advice}"
+    if len(set(key)) < SECRET_KEY_MIN_DISTINCT or estimated_entropy_bits(key) < SECRET_KEY_MIN_BITS:
+        return f"SECRET_KEY is too predictable (too few different characters); {advice}"
+    return None
+
+
 def _embedded_secret_key() -> str:
     """A per-checkout secret kept in instance/, so sessions survive restarts."""
     path = INSTANCE / "secret_key"
@@ -67,7 +114,15 @@ def load(mode: str | None = None, **overrides: Any) -> dict[str, Any]:
     `overrides` win over the environment; tests use them.
     """
     load_dotenv(ROOT / ".env", override=False)
-    mode = mode or os.environ.get("ROLLCALL_ENV", "embedded")
+    if not mode and not os.environ.get("ROLLCALL_ENV"):
+        database = os.environ.get("DATABASE_URL", "")
+        if database and not database.startswith("sqlite"):
+            raise ConfigError(
+                "ROLLCALL_ENV is not set but DATABASE_URL names a database server: set "
+                "ROLLCALL_ENV=production to deploy, or ROLLCALL_ENV=embedded to run the embedded "
+                "default (with its unauthenticated local mailbox) against that database"
+            )
+    mode = mode or os.environ.get("ROLLCALL_ENV") or "embedded"
     if mode not in {"embedded", "production", "testing"}:
         raise ConfigError(f"ROLLCALL_ENV must be embedded, production or testing, not {mode!r}")
     embedded = mode == "embedded"
@@ -100,8 +155,15 @@ def load(mode: str | None = None, **overrides: Any) -> dict[str, Any]:
         # Used to build absolute links in emails, which have no request to borrow a host from.
         "PUBLIC_BASE_URL": os.environ.get("PUBLIC_BASE_URL", ""),
         "PORT": _int("PORT", 5000),
+        # How many reverse proxies (TLS terminators, load balancers) stand in front of web
+        # and append to X-Forwarded-For/-Proto/-Host. 0: trust none, use the socket peer.
+        # Too high, and a client can forge its address; too low, and every client is
+        # the proxy (one rate limit for everyone).
+        "TRUSTED_PROXY_HOPS": _hops("TRUSTED_PROXY_HOPS"),
         "SQLALCHEMY_DATABASE_URI": database_url,
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        # hide_parameters: a database error's message names the statement but not the
+        # values bound to it (emails, names, tokens), so logs carry no personal data.
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True, "hide_parameters": True},
         "CELERY_BROKER_URL": os.environ.get("CELERY_BROKER_URL", default_broker),
         "CELERY_BROKER_DIR": str(broker_dir),
         "MAIL_SERVER": os.environ.get("MAIL_SERVER", "127.0.0.1" if embedded else "localhost"),
@@ -176,10 +238,14 @@ def load(mode: str | None = None, **overrides: Any) -> dict[str, Any]:
 
     if settings["OUTBOX_DOORBELL"] not in ("thread", "inline"):
         raise ConfigError(f"OUTBOX_DOORBELL must be thread or inline, not {settings['OUTBOX_DOORBELL']!r}")
+    hops = settings["TRUSTED_PROXY_HOPS"]
+    if not isinstance(hops, int) or isinstance(hops, bool) or hops < 0:
+        raise ConfigError(f"TRUSTED_PROXY_HOPS must be a whole number of proxies, 0 or more, not {hops!r}")
     if settings["ROLLCALL_ENV"] == "production":
         problems = []
-        if settings["SECRET_KEY"] in ("", DEFAULT_SECRET_KEY) or len(settings["SECRET_KEY"]) < 32:
-            problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+        key_problem = secret_key_problem(settings["SECRET_KEY"])
+        if key_problem:
+            problems.append(key_problem)
         if not settings["SQLALCHEMY_DATABASE_URI"]:
             problems.append("DATABASE_URL must be set")
         if not settings["CELERY_BROKER_URL"]:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Make sure what the tests talk to is there: Debian's chromium, PostgreSQL and Redis on
-# 127.0.0.1. Installs or starts what is missing when it can; with CI=true, a service
+# Make sure what the tests talk to is there: Debian's chromium, nginx and openssl (the
+# TLS proxy of the production-shape tests), PostgreSQL and Redis on 127.0.0.1. Installs or starts what is missing when it can; with CI=true, a service
 # that stays missing fails the run (conftest.py checks again and refuses to skip).
 set -uo pipefail
 
@@ -18,6 +18,14 @@ apt_install() {
 if ! have chromium; then
   echo "Installing Debian's chromium for the browser tests..."
   apt_install chromium || echo "warning: could not install chromium"
+fi
+
+# nginx is only run by the tests themselves (a private config on a free port); the
+# package's own service is neither needed nor started here.
+nginx_bin() { have nginx || [ -x /usr/sbin/nginx ]; }
+if ! nginx_bin || ! have openssl; then
+  echo "Installing Debian's nginx and openssl for the production-shape tests..."
+  apt_install nginx-light openssl || apt_install nginx openssl || echo "warning: could not install nginx/openssl"
 fi
 
 pg_up() { (echo > /dev/tcp/$pg_host/5432) >/dev/null 2>&1; }

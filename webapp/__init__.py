@@ -20,6 +20,7 @@ def create_app(mode: str | None = None, **overrides: Any) -> Flask:
         instance_path=str(config.INSTANCE),
     )
     app.config.from_mapping(config.load(mode, **overrides))
+    setup.register_proxy(app)
     setup.register_database(app)
     setup.register_extensions(app)
     setup.register_celery(app)
@@ -27,5 +28,6 @@ def create_app(mode: str | None = None, **overrides: Any) -> Flask:
     setup.register_template_helpers(app)
     setup.register_security_headers(app)
     setup.register_error_handlers(app)
+    setup.register_logging(app)
     setup.register_cli(app)
     return app

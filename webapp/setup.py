@@ -16,10 +16,12 @@ from markupsafe import Markup
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 from webapp.celery_app import init_celery
 from webapp.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+from webapp.redaction import redact, redact_loggers
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +63,19 @@ def register_database(app: Flask) -> None:
             **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
             "connect_args": {"check_same_thread": False, "timeout": 30},
         }
+
+
+# --- the proxy in front -----------------------------------------------------------
+
+
+def register_proxy(app: Flask) -> None:
+    """Behind `TRUSTED_PROXY_HOPS` proxies, take the client's address, the scheme and the
+    host from the X-Forwarded-* headers those proxies append, so rate limits key on the
+    real client and CSRF's HTTPS Referer check sees the origin the browser used. Only
+    that many hops are believed: a client cannot forge its way past the last proxy."""
+    hops = app.config["TRUSTED_PROXY_HOPS"]
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 # --- extensions -------------------------------------------------------------------
@@ -190,17 +205,33 @@ CONTENT_SECURITY_POLICY = "; ".join(
 )
 
 
+# Nothing here needs a camera, a microphone, the location or payments; embedded content
+# cannot ask for them either. (Only features Chromium knows, or it logs console errors.)
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer", "camera", "geolocation", "gyroscope", "magnetometer", "microphone", "payment", "usb",
+    )
+)  # fmt: skip
+
+# Pages of people's data that no browser or shared cache should keep: the organiser
+# console (programs, attendee lists, exports, messages), its sign-in, the dev mailbox.
+NO_STORE_BLUEPRINTS = frozenset({"auth", "organiser", "manage", "devmailbox"})
+
+
 def register_security_headers(app: Flask) -> None:
     @app.after_request
     def security_headers(response: Any) -> Any:
         response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+        response.headers.setdefault("Permissions-Policy", PERMISSIONS_POLICY)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-        # Self-service URLs carry a secret: never send them to other sites.
+        # Self-service URLs carry a secret: a Referer naming them reaches only this site
+        # (never Zoom or any other), and reaching this site is what lets Flask-WTF's
+        # HTTPS check accept the cancel form ("no-referrer" made it refuse every POST).
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        if g.get("private_page"):
+        if g.get("private_page") or request.blueprint in NO_STORE_BLUEPRINTS:
             response.headers["Cache-Control"] = "no-store"
-            response.headers["Referrer-Policy"] = "no-referrer"
         if app.config["ROLLCALL_ENV"] == "production":
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         return response
@@ -222,9 +253,18 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def unexpected_error(error: Exception) -> Any:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        # The path may hold a self-service token; the filter below masks it (and any
+        # email address in the traceback) in whatever handler receives the record.
+        log.exception("unhandled error on %s %s", request.method, redact(request.path))
         db.session.rollback()
         return render_template("errors/500.html"), 500
+
+
+def register_logging(app: Flask) -> None:
+    """No tokens or email addresses in the logs this process writes: its error log,
+    Flask's, and werkzeug's request log (`flask run`). gunicorn's access log gets the
+    same filter from gunicorn.conf.py."""
+    redact_loggers([log.name, app.logger.name, "werkzeug"])
 
 
 def register_cli(app: Flask) -> None:

@@ -9,7 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from tests.conftest import SMTPServer, registration_input
+from tests.conftest import SECRET, SMTPServer, registration_input
 from webapp import create_app
 from webapp.extensions import db
 from webapp.models import Email
@@ -44,7 +44,7 @@ def test_mailbox_does_not_exist_in_production(pg_url: str, redis_url: str) -> No
         "production",
         SQLALCHEMY_DATABASE_URI=pg_url,
         CELERY_BROKER_URL=redis_url,
-        SECRET_KEY="x" * 40,
+        SECRET_KEY=SECRET,
         DEV_MAILBOX_DIR="/tmp/should-not-be-served",
     )
     assert app.test_client().get("/dev/mailbox/").status_code == 404

@@ -61,7 +61,7 @@ def run_alone(engine: Engine, sql: str, params: Mapping[str, Any]) -> Any:
                 values = {k: Jsonb(v) if isinstance(v, dict | list) else v for k, v in params.items()}
                 return cursor.execute(sql, values, prepare=True).fetchone()
         except psycopg.IntegrityError as exc:
-            raise IntegrityError(sql, dict(params), exc) from exc
+            raise IntegrityError(sql, dict(params), exc, hide_parameters=True) from exc
         except psycopg.OperationalError:
             pooled.invalidate()  # the connection is gone; the pool opens a new one
             raise

@@ -153,7 +153,7 @@ def _registration_or_404(token: str) -> Registration:
     registration = find_by_token(token)
     if registration is None:
         abort(404)
-    g.private_page = True  # no caching, no referrer: the URL is a secret
+    g.private_page = True  # no caching, and a Referer only to us (setup.py): the URL is a secret
     return registration
 
 
