@@ -8,3 +8,7 @@ Bind address, workers and the log destination stay on the command line.
 from webapp.redaction import redact_loggers
 
 redact_loggers(["gunicorn.access", "gunicorn.error"])
+
+# gunicorn's control socket (gunicornc) is not used here, and in the image the web user
+# has no home directory to keep it in.
+control_socket_disable = True
