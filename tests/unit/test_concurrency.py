@@ -25,10 +25,9 @@ from tests.conftest import SMTPServer, app_settings, program_data, registration_
 from webapp.extensions import db
 from webapp.models import Email, Registration
 from webapp.models.sql import compile_for_driver
-from webapp.services import registrations
 from webapp.services.audit import Actor
 from webapp.services.programs import import_program
-from webapp.services.registrations import register_participant
+from webapp.services.registrations import core, register, register_participant
 
 CLIENTS = 30
 CAPACITY = 10
@@ -133,9 +132,9 @@ def test_postgresql_never_overbooks(rush_app: Flask) -> None:
 def test_postgresql_overbooks_without_the_guard(rush_app: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     """The control: the same rush with the registration statement's FOR UPDATE (and the
     row lock of the other path) removed confirms every client."""
-    unguarded = compile_for_driver(registrations._register_newcomer_statement(lock=False))
-    monkeypatch.setattr(registrations, "_REGISTER_NEWCOMER", unguarded)
-    monkeypatch.setattr(registrations, "_use_row_lock", lambda: False)
+    unguarded = compile_for_driver(register._register_newcomer_statement(lock=False))
+    monkeypatch.setattr(register, "_REGISTER_NEWCOMER", unguarded)
+    monkeypatch.setattr(core, "_use_row_lock", lambda: False)
     counts = _rush(rush_app, hold=True)
     assert counts == {"confirmed": CLIENTS, "emails": CLIENTS}, counts
 

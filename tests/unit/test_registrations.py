@@ -19,12 +19,12 @@ from webapp.services.audit import Actor
 from webapp.services.errors import ProgramFull, RegistrationClosed, RegistrationNotOpen
 from webapp.services.programs import import_program
 from webapp.services.registrations import (
-    _EMAIL_FOR_STATUS,
     RegistrationOutcome,
     cancel_registration,
     find_by_token,
     register_participant,
 )
+from webapp.services.registrations.core import EMAIL_FOR_STATUS
 
 PARTICIPANT = Actor.participant()
 
@@ -291,29 +291,29 @@ def test_postgresql_single_statement_writes_what_the_three_statements_write(
     assert outcome.status == status
     on_postgresql = _rows_written(outcome.registration_id)
     registration = db.session.get(Registration, outcome.registration_id)
-    assert queue_email(registration, _EMAIL_FOR_STATUS[status]) is None
+    assert queue_email(registration, EMAIL_FOR_STATUS[status]) is None
     db.session.rollback()
 
     with make_sqlite_app().app_context():
         outcome = register()
         on_sqlite = _rows_written(outcome.registration_id)
     assert on_postgresql == on_sqlite
-    assert on_postgresql["email"][:2] == (_EMAIL_FOR_STATUS[status], f"{_EMAIL_FOR_STATUS[status]}:ID:r1")
+    assert on_postgresql["email"][:2] == (EMAIL_FOR_STATUS[status], f"{EMAIL_FOR_STATUS[status]}:ID:r1")
     assert on_postgresql["registration"][7] == "Asia/Karachi"  # the program's zone
 
 
 def test_a_token_collision_is_retried_with_a_fresh_token(ctx: Flask, monkeypatch: pytest.MonkeyPatch) -> None:
     """A new token that collides with an existing one (as likely as guessing 256 bits,
     but the unique constraint says what happens): the registration still succeeds."""
-    import webapp.services.registrations as registrations
+    import secrets
+
+    from webapp.services.registrations import core
 
     program_id = _program()
     first = register_participant(program_id, registration_input(email="a@example.com"), actor=PARTICIPANT)
     taken = db.session.get(Registration, first.registration_id).token
     tokens = iter([taken, taken])
-    monkeypatch.setattr(
-        registrations, "new_token", lambda: next(tokens, None) or registrations.secrets.token_urlsafe(32)
-    )
+    monkeypatch.setattr(core, "new_token", lambda: next(tokens, None) or secrets.token_urlsafe(32))
     second = register_participant(program_id, registration_input(email="b@example.com"), actor=PARTICIPANT)
     assert second.created and second.status == "confirmed"
     assert _count("confirmed") == 2 and len(_emails("confirmation")) == 2

@@ -1,4 +1,4 @@
-"""The rules as pure functions (`webapp.services.rules`): no database, no server, so a
+"""The rules as pure functions (`webapp.services.registrations.rules`): no database, no server, so a
 contributor gets answers in milliseconds. The last test proves the SQL form of the
 newcomer decision (the PostgreSQL fast path) equal to the Python one."""
 
@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import text
 
-from webapp.services import rules
+from webapp.services.registrations import rules
 
 NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
 SECOND = timedelta(seconds=1)

@@ -16,8 +16,14 @@ from tests.conftest import program_data, registration_input
 from webapp.extensions import db
 from webapp.models import Program, Registration
 from webapp.services.audit import Actor
-from webapp.services.programs import count_confirmed, import_program
-from webapp.services.registrations import add_registrant, apply_action, cancel_registration, register_participant
+from webapp.services.programs import import_program
+from webapp.services.registrations import (
+    add_registrant,
+    apply_action,
+    cancel_registration,
+    count_confirmed,
+    register_participant,
+)
 
 PARTICIPANT = Actor.participant()
 SYSTEM = Actor.system()

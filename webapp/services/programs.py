@@ -22,9 +22,10 @@ from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
 from webapp.models import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Organiser, Program, ProgramSession, utcnow
-from webapp.services import audit, rules
+from webapp.services import audit
 from webapp.services.audit import Actor
 from webapp.services.errors import ProgramImportError, ProgramNotFound
+from webapp.services.registrations import count_confirmed, promote_from_waitlist, rules
 from webapp.services.text import single_line, slugify
 from webapp.services.times import is_valid_timezone, parse_iso_datetime
 from webapp.services.transactions import unit_of_work
@@ -422,8 +423,7 @@ def _create(spec: ProgramSpec, *, actor: Actor, organisers: list[Organiser]) -> 
 def _save(program: Program, spec: ProgramSpec, *, actor: Actor, created: bool) -> Program:
     """Write `spec` onto `program` (new, or locked by the caller's `unit_of_work`) and
     its sessions; audit and email what changed."""
-    from webapp.services import notifications  # these two use programs' queries
-    from webapp.services.registrations import promote_from_waitlist
+    from webapp.services import notifications  # it uses programs' queries
 
     program.slug = spec.slug
     was_cancelled = program.status == "cancelled"
@@ -611,16 +611,6 @@ class Availability:
     @property
     def accepting(self) -> bool:
         return self.state in {"open", "closing_soon", "waitlist"}
-
-
-def count_confirmed(program_id: int) -> int:
-    """Seats taken, read fresh from the database after flushing pending changes:
-    triggers keep the counter, so a `Program` loaded earlier in the transaction may
-    hold an older value."""
-    return db.session.scalar(_CONFIRMED_COUNT, {"program_id": program_id}) or 0
-
-
-_CONFIRMED_COUNT = select(Program.confirmed_count).where(Program.id == bindparam("program_id"))
 
 
 def availability(program: Program, now: datetime | None = None) -> Availability:
