@@ -1,34 +1,19 @@
-"""Programs: importing them from JSON, the demo, and the queries public pages need.
-
-State changes here commit through `unit_of_work`; nothing here sends mail directly (promotions from the
-waitlist go through `registrations`, which writes outbox rows).
-"""
+"""The program file: what a program is, as JSON (docs/program-file.md). Validating one
+(every problem at once, each naming its field), writing a program back as one, and
+moving all of its times together."""
 
 from __future__ import annotations
 
-import json
 import re
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
-from flask import current_app
-from sqlalchemy import Row, bindparam, select
-from sqlalchemy.exc import IntegrityError
-
-from webapp.extensions import db
-from webapp.models import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Organiser, Program, ProgramSession, utcnow
-from webapp.services import audit
-from webapp.services.audit import Actor
-from webapp.services.errors import ProgramImportError, ProgramNotFound
-from webapp.services.registrations import count_confirmed, promote_from_waitlist, rules
+from webapp.models import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Program
+from webapp.services.errors import ProgramImportError
 from webapp.services.text import single_line, slugify
 from webapp.services.times import is_valid_timezone, parse_iso_datetime
-from webapp.services.transactions import unit_of_work
 
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _OFFSET = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
@@ -50,9 +35,6 @@ _KNOWN_FIELDS = {
     "questions",
 }
 _SESSION_FIELDS = {"title", "starts_at", "ends_at", "join_url", "passcode", "zoom_meeting_id"}
-
-
-# --- import -------------------------------------------------------------------------
 
 
 @dataclass
@@ -337,160 +319,6 @@ def validate_program_data(data: Any) -> ProgramSpec:
     )
 
 
-def _match_sessions(existing: list[ProgramSession], specs: list[SessionSpec]) -> list[ProgramSession | None]:
-    """Pair each session of the file with an existing one: same title first, then the
-    remaining ones in start order. Unpaired specs are new sessions."""
-    free = list(existing)
-    matched: list[ProgramSession | None] = [None] * len(specs)
-    for index, spec in enumerate(specs):
-        same = next((s for s in free if s.title == spec.title), None)
-        if same is not None:
-            matched[index] = same
-            free.remove(same)
-    for index in range(len(specs)):
-        if matched[index] is None and free:
-            matched[index] = free.pop(0)
-    return matched
-
-
-def import_program(data: Any, *, actor: Actor) -> tuple[Program, bool]:
-    """The command line's import: create the program, or update the one with the file's
-    slug. Only an operator at the console may address a program by its slug; organisers
-    in the browser go through `create_program` (which refuses a slug in use) and
-    `update_program` (by the id their access was checked on).
-
-    Side effects as `update_program`. Returns (program, created)."""
-    spec = validate_program_data(data)
-    with unit_of_work():
-        existing = db.session.scalar(select(Program).where(Program.slug == spec.slug).with_for_update())
-        if existing is None:
-            return _create(spec, actor=actor, organisers=[]), True
-        return _save(existing, spec, actor=actor, created=False), False
-
-
-def create_program(data: Any, *, actor: Actor, organisers: list[Organiser] | None = None) -> Program:
-    """A new program from a program file, managed by `organisers` and by the organiser
-    acting. A slug already in use is refused (ProgramImportError naming the slug field):
-    creating never touches another program. Side effects: commits once (program,
-    sessions, assignments, audit)."""
-    managers = list(organisers or [])
-    creator = db.session.get(Organiser, actor.organiser_id) if actor.organiser_id else None
-    if creator is not None and creator not in managers:
-        managers.append(creator)
-    return _create(validate_program_data(data), actor=actor, organisers=managers)
-
-
-def update_program(program_id: int, data: Any, *, actor: Actor) -> Program:
-    """Replace a program's fields and sessions with a program file (the console's editor;
-    the slug may change, to one no other program uses).
-
-    Validates everything first, so an invalid file changes nothing. Sessions are matched
-    by title, then by start order: a matched session keeps its calendar UID and its
-    SEQUENCE rises when its time or link changes; a session no longer in the file is
-    cancelled, not deleted. Raising the capacity promotes people from the waitlist.
-    Registrants are emailed about changed and cancelled sessions and a cancelled program.
-
-    Side effects: commits once (program, sessions, audit, outbox rows), then enqueues
-    the emails. Raises ProgramNotFound or ProgramImportError."""
-    spec = validate_program_data(data)
-    with unit_of_work():
-        program = db.session.scalar(select(Program).where(Program.id == program_id).with_for_update())
-        if program is None:
-            raise ProgramNotFound(str(program_id))
-        if spec.slug != program.slug and db.session.scalar(select(Program.id).where(Program.slug == spec.slug)):
-            raise ProgramImportError([_slug_taken(spec.slug)])
-        return _save(program, spec, actor=actor, created=False)
-
-
-def _slug_taken(slug: str) -> str:
-    return f"slug: {slug!r} is used by another program; choose another web address"
-
-
-def _create(spec: ProgramSpec, *, actor: Actor, organisers: list[Organiser]) -> Program:
-    try:
-        with unit_of_work():
-            if db.session.scalar(select(Program.id).where(Program.slug == spec.slug)) is not None:
-                raise ProgramImportError([_slug_taken(spec.slug)])
-            program = Program(slug=spec.slug)
-            program.organisers.extend(organisers)
-            db.session.add(program)
-            return _save(program, spec, actor=actor, created=True)
-    except IntegrityError as exc:
-        # Two people creating the same slug at once: the unique constraint decides.
-        raise ProgramImportError([_slug_taken(spec.slug)]) from exc
-
-
-def _save(program: Program, spec: ProgramSpec, *, actor: Actor, created: bool) -> Program:
-    """Write `spec` onto `program` (new, or locked by the caller's `unit_of_work`) and
-    its sessions; audit and email what changed."""
-    from webapp.services import notifications  # it uses programs' queries
-
-    program.slug = spec.slug
-    was_cancelled = program.status == "cancelled"
-
-    for field in (
-        "title",
-        "summary",
-        "description",
-        "organiser_name",
-        "timezone",
-        "registration_opens_at",
-        "registration_deadline",
-        "capacity",
-        "waitlist_enabled",
-        "approval_required",
-        "status",
-        "reminder_minutes",
-        "questions",
-    ):
-        setattr(program, field, getattr(spec, field))
-
-    now = utcnow()
-    existing = sorted(program.sessions, key=lambda s: s.starts_at) if not created else []
-    changed: list[tuple[ProgramSession, datetime]] = []
-    matches = _match_sessions(existing, spec.sessions)
-    for session, s in zip(matches, spec.sessions, strict=True):
-        if session is None:
-            session = ProgramSession()
-            program.all_sessions.append(session)
-        elif (session.starts_at, session.ends_at, session.join_url, session.passcode) != (
-            s.starts_at,
-            s.ends_at,
-            s.join_url,
-            s.passcode,
-        ):
-            session.ics_sequence += 1
-            session.rescheduled_at = now
-            changed.append((session, session.starts_at))
-        elif session.title != s.title:
-            session.ics_sequence += 1  # calendars show the new title; nobody is emailed
-        session.title = s.title
-        session.starts_at = s.starts_at
-        session.ends_at = s.ends_at
-        session.join_url = s.join_url
-        session.passcode = s.passcode
-        session.zoom_meeting_id = s.zoom_meeting_id
-    dropped = [s for s in existing if s not in matches]
-    for session in dropped:
-        session.cancelled_at = now
-        session.ics_sequence += 1
-
-    db.session.flush()
-    audit.record(actor, "program.imported" if created else "program.updated", program=program)
-    if not created:
-        if program.status == "cancelled" and not was_cancelled:
-            audit.record(actor, "program.cancelled", program=program)
-            notifications.program_cancelled(program)
-        elif program.status != "cancelled":
-            for session, previous_start in changed:
-                notifications.session_updated(session, previous_start)
-            for session in dropped:
-                audit.record(actor, "session.cancelled", program=program, session_id=session.id)
-                notifications.session_cancelled(session)
-            promote_from_waitlist(program, actor=actor)
-    return program
-
-
 def _offset_text(minutes: int) -> str:
     if minutes % 1440 == 0:
         return f"{minutes // 1440}d"
@@ -536,14 +364,7 @@ def program_file(program: Program) -> dict[str, Any]:
     }
 
 
-def set_program_status(program_id: int, status: str, *, actor: Actor) -> Program:
-    """Publish, close, cancel or archive. Cancelling emails everyone still registered.
-    Side effects as `import_program`."""
-    program = get_program(program_id)
-    return update_program(program_id, program_file(program) | {"status": status}, actor=actor)
-
-
-def _moved(data: dict[str, Any], shift: timedelta) -> dict[str, Any]:
+def moved_file(data: dict[str, Any], shift: timedelta) -> dict[str, Any]:
     """A program file with every time (opening, deadline, sessions) moved by `shift`."""
 
     def moved(value: str | None) -> str | None:
@@ -556,143 +377,3 @@ def _moved(data: dict[str, Any], shift: timedelta) -> dict[str, Any]:
             s | {"starts_at": moved(s["starts_at"]), "ends_at": moved(s["ends_at"])} for s in data["sessions"]
         ],
     }
-
-
-def duplicate_program(program_id: int, *, slug: str, first_start: datetime, actor: Actor) -> Program:
-    """Run it again: a draft copy with every time (deadline, opening, sessions) moved
-    by the same amount so that its first session starts at `first_start`. Reminders
-    and settings are copied; registrations are not. Raises ProgramImportError."""
-    program = get_program(program_id)
-    if program.first_start is None:
-        raise ProgramImportError(["sessions: the program has no session to start from"])
-    data = _moved(program_file(program), first_start - program.first_start) | {"slug": slug, "status": "draft"}
-    return create_program(data, actor=actor, organisers=list(program.organisers))
-
-
-DEMO_PROGRAM = Path(__file__).resolve().parent.parent / "data" / "demo-program.json"
-
-
-def seed_demo(*, actor: Actor, now: datetime | None = None) -> Program:
-    """Create the demo program from `webapp/data/demo-program.json` (or move its dates
-    forward once they have passed), with every time moved together so that its session
-    starts at 14:00 in the program's zone a week from `now`: "Powering Belt and Road:
-    Lithium-ion batteries", registration closing two days before. Commits."""
-    now = now or utcnow()
-    data = json.loads(DEMO_PROGRAM.read_text(encoding="utf-8"))
-    existing = db.session.scalar(select(Program).where(Program.slug == data["slug"]))
-    if existing is not None and existing.registration_deadline > now:
-        return existing
-    zone = ZoneInfo(data["timezone"])
-    first = datetime.fromisoformat(min(s["starts_at"] for s in data["sessions"]))
-    day = (now + timedelta(days=7)).astimezone(zone).date()
-    target = datetime.combine(day, first.astimezone(zone).time(), tzinfo=zone)
-    program, _ = import_program(_moved(data, target - first), actor=actor)
-    return program
-
-
-# --- queries --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Availability:
-    """What a participant can do now, and why.
-
-    state: "open", "closing_soon", "waitlist" (full, waitlist open), "full",
-    "not_yet_open", "closed", "cancelled".
-    """
-
-    state: str
-    confirmed: int
-    seats_left: int | None
-    deadline: datetime
-    opens_at: datetime | None
-    time_left: timedelta | None
-
-    @property
-    def accepting(self) -> bool:
-        return self.state in {"open", "closing_soon", "waitlist"}
-
-
-def availability(program: Program, now: datetime | None = None) -> Availability:
-    """What a participant can do now (`rules.availability_state`), with the seats left."""
-    now = now or utcnow()
-    confirmed = count_confirmed(program.id)
-    return Availability(
-        state=rules.availability_state(program, confirmed, now),
-        confirmed=confirmed,
-        seats_left=rules.free_seats(program, confirmed),
-        deadline=program.registration_deadline,
-        opens_at=program.registration_opens_at,
-        time_left=program.registration_deadline - now if now < program.registration_deadline else None,
-    )
-
-
-def list_public_programs(now: datetime | None = None) -> list[Program]:
-    """Published, closed and cancelled programs: upcoming ones first (soonest first),
-    then past ones (most recent first). Drafts and archived programs are not public."""
-    now = now or utcnow()
-    programs = list(db.session.scalars(select(Program).where(Program.status.in_(("published", "closed", "cancelled")))))
-
-    def key(p: Program) -> tuple[int, float]:
-        end = p.last_end
-        start = p.first_start
-        if end is not None and end > now and start is not None:
-            return (0, start.timestamp())
-        return (1, -(end.timestamp() if end else 0))
-
-    return sorted(programs, key=key)
-
-
-# Every public page and every registration starts here: built once, cached compiled.
-_PROGRAM_BY_SLUG = select(Program).where(Program.slug == bindparam("slug"))
-
-
-def get_public_program(slug: str) -> Program:
-    program = db.session.scalar(_PROGRAM_BY_SLUG, {"slug": slug})
-    if program is None or program.status in ("draft", "archived"):
-        raise ProgramNotFound(slug)
-    return program
-
-
-# What a submitted registration form needs of its program; the rules themselves are
-# checked again under the program lock (`registrations.register_participant`).
-_FORM_PROGRAM_BY_SLUG = select(
-    Program.__table__.c.id,
-    Program.__table__.c.slug,
-    Program.__table__.c.status,
-    Program.__table__.c.timezone,
-    Program.__table__.c.questions,
-).where(Program.__table__.c.slug == bindparam("slug"))
-
-
-def get_form_program(slug: str) -> Row[Any]:
-    """`get_public_program` for a submitted form: id, slug, status, timezone and
-    questions only, as one light row rather than a loaded `Program`.
-
-    Each process remembers the row for ``FORM_PROGRAM_CACHE_SECONDS`` (in a rush every
-    submission asks for the same one). Staleness is harmless: the participant's form
-    was rendered from an older copy still, and `register_participant` judges the
-    program's state, deadline and seats afresh under its lock, so a program
-    unpublished, closed or deleted meanwhile is refused there."""
-    ttl = float(current_app.config["FORM_PROGRAM_CACHE_SECONDS"])
-    cache: dict[str, tuple[float, Row[Any] | None]] = current_app.extensions.setdefault("form_programs", {})
-    now = time.monotonic()
-    cached = cache.get(slug) if ttl > 0 else None
-    if cached is not None and cached[0] > now:
-        program = cached[1]
-    else:
-        program = db.session.connection().execute(_FORM_PROGRAM_BY_SLUG, {"slug": slug}).first()
-        if ttl > 0:
-            if len(cache) >= 1024:  # programs are few; never let guessed slugs grow it
-                cache.clear()
-            cache[slug] = (now + ttl, program)
-    if program is None or program.status in ("draft", "archived"):
-        raise ProgramNotFound(slug)
-    return program
-
-
-def get_program(program_id: int) -> Program:
-    program = db.session.get(Program, program_id)
-    if program is None:
-        raise ProgramNotFound(str(program_id))
-    return program
