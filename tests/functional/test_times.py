@@ -15,7 +15,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from tests.conftest import SMTPServer, registration_input, starting_at
-from tests.functional.helpers import sign_in
+from tests.functional.helpers import csrf_token, sign_in
 from webapp.extensions import db
 from webapp.models import Email, ProgramSession
 from webapp.services.audit import Actor
@@ -143,3 +143,50 @@ def test_confirmation_and_reminder_emails_name_both_zones(
     [received] = smtp.handler.messages
     reminder = _parse(received.content)
     assert reminder["Subject"] == "Reminder: Webinar starts Tue 10 Feb 2099, 05:30 GMT-3:30"
+
+
+def test_saving_the_editor_unchanged_keeps_times_to_the_second_and_emails_nobody(
+    app: Flask, make_program: Callable[..., int], smtp: SMTPServer
+) -> None:
+    """The editor shows minutes; times saved with seconds must come back untouched."""
+    starts = datetime(2099, 2, 10, 9, 0, 17, tzinfo=UTC)
+    deadline = datetime(2099, 2, 8, 18, 59, 41, tzinfo=UTC)
+    program_id = make_program(timezone="Asia/Karachi", **starting_at(starts, deadline=deadline))
+    with app.app_context():
+        register_participant(program_id, registration_input(), actor=Actor.participant())
+    client = sign_in(app, admin=True)
+    page = client.get(f"/organiser/programs/{program_id}/edit").get_data(as_text=True)
+    assert 'value="2099-02-10T14:00"' in page and 'value="2099-02-08T23:59"' in page
+    form = {
+        "csrf_token": csrf_token(page),
+        "title": "Lithium-ion basics",
+        "slug": "li-ion-basics",
+        "summary": "A short training, now with a lab tour.",
+        "description": "## Topics",
+        "organiser": "BTBU-ECOSF Joint Training Center",
+        "timezone": "Asia/Karachi",
+        "registration_deadline": "2099-02-08T23:59",
+        "sessions-0-title": "Webinar",
+        "sessions-0-starts_at": "2099-02-10T14:00",
+        "sessions-0-ends_at": "2099-02-10T16:00",
+        "sessions-0-join_url": "https://zoom.us/j/81234567890",
+        "sessions-0-passcode": "liion6",
+        "save": "1",
+    }
+    assert client.post(f"/organiser/programs/{program_id}/edit", data=form).status_code == 303
+    with app.app_context():
+        session = db.session.scalar(select(ProgramSession))
+        program = session.program
+        assert (session.starts_at, session.ends_at) == (starts, starts + timedelta(hours=2))
+        assert program.registration_deadline == deadline and session.ics_sequence == 0
+        assert list(db.session.scalars(select(Email.kind))) == ["confirmation"]
+
+    # A time the organiser does change is read in the program's zone, to the minute.
+    form["sessions-0-starts_at"] = "2099-02-10T15:00"
+    form["sessions-0-ends_at"] = "2099-02-10T17:00"
+    assert client.post(f"/organiser/programs/{program_id}/edit", data=form).status_code == 303
+    with app.app_context():
+        session = db.session.scalar(select(ProgramSession))
+        assert session.starts_at == datetime(2099, 2, 10, 10, 0, tzinfo=UTC)
+        assert session.program.registration_deadline == deadline
+        assert sorted(db.session.scalars(select(Email.kind))) == ["confirmation", "session_updated"]

@@ -259,17 +259,19 @@ def message_progress(program_id: int, message_id: int) -> Response:
 # --- programs ----------------------------------------------------------------------------
 
 
-def _save_program(form: ProgramForm, status: str, program_id: int | None) -> Program | None:
+def _save_program(form: ProgramForm, status: str, program: Program | None) -> Program | None:
     """Validate and save through the import's rules; on problems, put them next to
-    their fields and return None."""
+    their fields and return None. Times left as they were keep their saved value."""
+    current = programs.program_file(program) if program is not None else None
+    program_id = program.id if program is not None else None
     try:
-        program, _created = programs.import_program(form.to_file(status), actor=_actor(), program_id=program_id)
+        saved, _created = programs.import_program(form.to_file(status, current), actor=_actor(), program_id=program_id)
     except ProgramImportError as exc:
         db.session.rollback()
         for problem in form.show_problems(exc.problems):
             flash(problem, "error")
         return None
-    return program
+    return saved
 
 
 def _grow(form: ProgramForm) -> bool:
@@ -317,7 +319,7 @@ def edit_program(program_id: int) -> str | BaseResponse:
     elif _grow(form):
         pass
     elif form.validate_on_submit():
-        saved = _save_program(form, program.status, program.id)
+        saved = _save_program(form, program.status, program)
         if saved is not None:
             flash(_("Saved. Registrants were emailed about any changed session."), "success")
             return redirect(url_for(".overview", program_id=saved.id), 303)
