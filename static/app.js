@@ -2,6 +2,8 @@
 // 1. Show each <time data-local> also in the viewer's time zone.
 // 2. Preselect the viewer's time zone and language in the participant's registration
 //    form (the fields marked data-preselect), nowhere else.
+// 3. Focus the error summary after a failed submit.
+// 4. Keep a message's delivery progress current.
 (function () {
   "use strict";
   var zone;
@@ -41,6 +43,18 @@
     for (var j = 0; j < lang.options.length; j++) {
       if (lang.options[j].value === want) { lang.value = want; break; }
     }
+  }
+
+  // 3. After a failed submit, focus the error summary (autofocus does it where the
+  //    browser honours it on a non-form element); its links focus their field.
+  var summary = document.getElementById("error-summary");
+  if (summary) {
+    if (document.activeElement !== summary) { summary.focus(); }
+    summary.addEventListener("click", function (event) {
+      var link = event.target.closest ? event.target.closest("a[href^='#']") : null;
+      var target = link && document.getElementById(link.getAttribute("href").slice(1));
+      if (target) { event.preventDefault(); target.focus(); target.scrollIntoView({ block: "center" }); }
+    });
   }
 
   // 4. Delivery progress of a message, kept current without reloading.

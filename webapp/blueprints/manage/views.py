@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, urlencode
 from flask import Response, abort, flash, jsonify, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -27,8 +28,25 @@ from webapp.services.attendees import AttendeeQuery, conditions, list_attendees
 from webapp.services.audit import Actor
 from webapp.services.dashboard import program_stats
 from webapp.services.errors import ProgramFull, ProgramImportError, ProgramNotFound, RegistrationExists
+from webapp.services.locales import country_choices, language_name
 from webapp.services.programs import availability
-from webapp.services.registrations import add_registrant, apply_action
+from webapp.services.registrations import ORGANISER_ACTIONS, action_applies, add_registrant, apply_action
+
+# What each audit entry of a registration's history means, in words.
+HISTORY_LABELS = {
+    "registration.created": _l("Registered"),
+    "registration.added": _l("Added by an organiser"),
+    "registration.repeated": _l("Registered again with the same address (their details were emailed)"),
+    "registration.reactivated": _l("Registered again after cancelling"),
+    "registration.promoted": _l("Moved up from the waiting list"),
+    "registration.approve": _l("Approved"),
+    "registration.reject": _l("Rejected"),
+    "registration.cancel": _l("Cancelled"),
+    "registration.promote": _l("Moved up from the waiting list"),
+    "registration.resend": _l("Their email was sent again"),
+    "registration.mark_attended": _l("Marked as attended"),
+    "registration.mark_not_attended": _l("Marked as not attended"),
+}
 
 
 def _program(program_id: int) -> Program:
@@ -79,9 +97,44 @@ def attendees(program_id: int) -> str:
         args=args,
         args_without_status={k: v for k, v in args.items() if k != "status"},
         filter_string=urlencode(args),
-        action_form=ActionForm(),
+        action_form=_action_form(_list_actions(program, page.counts)),
         action_labels=ACTION_LABELS,
+        countries=country_choices(str(get_locale())),
     )
+
+
+def _action_form(actions: list[str]) -> ActionForm:
+    """The action picker offering only `actions` (posting any action stays valid)."""
+    form = ActionForm()
+    form.action.choices = [(a, ACTION_LABELS[a]) for a in actions]
+    return form
+
+
+def _list_actions(program: Program, counts: dict[str, int]) -> list[str]:
+    """Approve and reject where someone awaits approval (or the program asks for it),
+    moving up where someone waits; the rest always."""
+    offered = []
+    for action in ORGANISER_ACTIONS:
+        if action == "approve" and not counts.get("pending"):
+            continue
+        if action == "reject" and not (counts.get("pending") or program.approval_required):
+            continue
+        if action == "promote" and not counts.get("waitlisted"):
+            continue
+        offered.append(action)
+    return offered
+
+
+def _registration_actions(program: Program, registration: Registration) -> list[str]:
+    """The actions that would change this registration (rejecting only where approval
+    is the question)."""
+    attended = registration.attended_at is not None
+    return [
+        a
+        for a in ORGANISER_ACTIONS
+        if action_applies(a, registration.status, attended)
+        and (a != "reject" or registration.status == "pending" or program.approval_required)
+    ]
 
 
 @bp.post("/<int:program_id>/attendees/actions")
@@ -134,8 +187,10 @@ def detail(program_id: int, registration_id: int) -> str:
         program=registration.program,
         registration=registration,
         history=history,
+        history_labels=HISTORY_LABELS,
+        language=language_name(registration.language, str(get_locale())),
         emails=emails,
-        action_form=ActionForm(),
+        action_form=_action_form(_registration_actions(registration.program, registration)),
         action_labels=ACTION_LABELS,
     )
 
