@@ -110,6 +110,8 @@ def test_organiser_pages_fit_the_screen_and_say_things_in_words(
             "detail": f"{base}/organiser/programs/{program_id}/attendees/1",
             "overview": f"{base}/organiser/programs/{program_id}/",
             "editor": f"{base}/organiser/programs/{program_id}/edit",
+            "add": f"{base}/organiser/programs/{program_id}/attendees/new",
+            "dashboard": f"{base}/organiser/",
             "mailbox": f"{base}/dev/mailbox/",
         }
         for name, url in pages.items():
@@ -138,6 +140,9 @@ def test_organiser_pages_fit_the_screen_and_say_things_in_words(
         expect(history).to_contain_text("Marked as attended — Boss")
         expect(history).not_to_contain_text("registration.")
         expect(page.locator(".details")).to_contain_text("Persian")
+        emails = page.locator("table").filter(has_text="Attempts")
+        expect(emails).to_contain_text("Confirmation with the link")
+        expect(emails).not_to_contain_text("confirmation")
         offered = page.locator("select[name=action] option")
         # Confirmed and attended: no "Approve", no "Mark as attended" (approval programs
         # may still reject).

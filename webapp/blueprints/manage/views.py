@@ -48,6 +48,28 @@ HISTORY_LABELS = {
     "registration.mark_not_attended": _l("Marked as not attended"),
 }
 
+# Each kind and state of a registrant's emails, in words.
+EMAIL_LABELS = {
+    "confirmation": _l("Confirmation with the link"),
+    "waitlisted": _l("On the waiting list"),
+    "pending": _l("Awaiting approval"),
+    "already_registered": _l("Already registered: their details again"),
+    "cancelled": _l("Registration cancelled"),
+    "rejected": _l("Registration not approved"),
+    "reminder": _l("Reminder"),
+    "session_updated": _l("New time or link"),
+    "session_cancelled": _l("Session cancelled"),
+    "program_cancelled": _l("Program cancelled"),
+    "message": _l("Message from the organisers"),
+}
+EMAIL_STATUS_LABELS = {
+    "pending": _l("waiting"),
+    "sending": _l("sending"),
+    "sent": _l("sent"),
+    "failed": _l("failed"),
+    "expired": _l("not sent (no longer relevant)"),
+}
+
 
 def _program(program_id: int) -> Program:
     try:
@@ -188,6 +210,8 @@ def detail(program_id: int, registration_id: int) -> str:
         registration=registration,
         history=history,
         history_labels=HISTORY_LABELS,
+        email_labels=EMAIL_LABELS,
+        email_status_labels=EMAIL_STATUS_LABELS,
         language=language_name(registration.language, str(get_locale())),
         emails=emails,
         action_form=_action_form(_registration_actions(registration.program, registration)),
