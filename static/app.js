@@ -1,6 +1,9 @@
 // Progressive enhancement only: every page works without this file.
 // 1. Show each <time data-local> also in the viewer's time zone.
-// 2. Preselect the viewer's time zone and language in the registration form.
+// 2. Preselect the viewer's time zone and language in the participant's registration
+//    form (the fields marked data-preselect), nowhere else.
+// 3. Focus the error summary after a failed submit.
+// 4. Keep a message's delivery progress current.
 (function () {
   "use strict";
   var zone;
@@ -25,20 +28,34 @@
     el.insertAdjacentElement("afterend", span);
   });
 
-  var tz = document.getElementById("timezone");
-  if (tz && zone && !document.querySelector(".has-error, #form-error")) {
+  // Only fields marked for it: the program editor's zone and an organiser adding
+  // someone by hand must keep what the server chose, or saving would move times.
+  var noErrors = !document.querySelector(".has-error, #form-error");
+  var tz = document.querySelector("select[data-preselect=timezone]");
+  if (tz && zone && noErrors) {
     for (var i = 0; i < tz.options.length; i++) {
       if (tz.options[i].value === zone) { tz.value = zone; break; }
     }
   }
-  var lang = document.getElementById("language");
-  if (lang && !document.querySelector(".has-error, #form-error") && navigator.language) {
+  var lang = document.querySelector("select[data-preselect=language]");
+  if (lang && noErrors && navigator.language) {
     var want = navigator.language.slice(0, 2).toLowerCase();
     for (var j = 0; j < lang.options.length; j++) {
       if (lang.options[j].value === want) { lang.value = want; break; }
     }
   }
 
+  // 3. After a failed submit, focus the error summary (autofocus does it where the
+  //    browser honours it on a non-form element); its links focus their field.
+  var summary = document.getElementById("error-summary");
+  if (summary) {
+    if (document.activeElement !== summary) { summary.focus(); }
+    summary.addEventListener("click", function (event) {
+      var link = event.target.closest ? event.target.closest("a[href^='#']") : null;
+      var target = link && document.getElementById(link.getAttribute("href").slice(1));
+      if (target) { event.preventDefault(); target.focus(); target.scrollIntoView({ block: "center" }); }
+    });
+  }
 
   // 4. Delivery progress of a message, kept current without reloading.
   var progress = document.querySelector("[data-progress-url]");

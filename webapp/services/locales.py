@@ -49,3 +49,10 @@ def country_name(code: str, locale: str = "en") -> str:
 def language_choices(locale: str = "en") -> tuple[tuple[str, str], ...]:
     """(code, "Name in its own language") for the languages we offer."""
     return tuple((code, _locale(code).get_display_name(code).capitalize()) for code in LANGUAGES)
+
+
+@lru_cache(maxsize=512)
+def language_name(code: str, locale: str = "en") -> str:
+    """A language as a reader of `locale` names it ("Persian" in English), else the code."""
+    name = _locale(locale).languages.get(code)
+    return name[:1].upper() + name[1:] if name else code

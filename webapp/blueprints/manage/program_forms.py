@@ -33,6 +33,23 @@ def _strip(value: Any) -> Any:
     return value.strip() if isinstance(value, str) else value
 
 
+def _saved_times(current: dict[str, Any] | None, zone_name: str) -> dict[tuple[str, datetime], str]:
+    """Each saved time of a program file by (kind, the minute the editor shows for it),
+    while the zone is the one the file is in (a changed zone re-reads every time)."""
+    if not current or current.get("timezone") != zone_name:
+        return {}
+    zone = ZoneInfo(zone_name)
+    pairs = [("opens", current.get("registration_opens_at")), ("deadline", current.get("registration_deadline"))]
+    for session in current.get("sessions") or []:
+        pairs += [("starts", session.get("starts_at")), ("ends", session.get("ends_at"))]
+    saved: dict[tuple[str, datetime], str] = {}
+    for kind, value in pairs:
+        if value:
+            shown = datetime.fromisoformat(value).astimezone(zone).replace(tzinfo=None, second=0, microsecond=0)
+            saved[(kind, shown)] = value
+    return saved
+
+
 class SessionForm(Form):
     title = StringField(_l("Session title"), filters=[_strip])
     starts_at = DateTimeLocalField(_l("Starts"), format=LOCAL_FORMAT, validators=[Optional()])
@@ -124,13 +141,21 @@ class ProgramForm(FlaskForm):
         for name in a._fields:
             a[name].data, b[name].data = b[name].data, a[name].data
 
-    def to_file(self, status: str) -> dict[str, Any]:
-        """The program file these fields describe, for `import_program` to validate."""
+    def to_file(self, status: str, current: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The program file these fields describe, for `import_program` to validate.
+
+        `current` is the saved program's file (`programs.program_file`): a time shown
+        and sent back unchanged keeps its saved value exactly. The editor shows minutes
+        only, so re-reading what it shows would drop seconds, move the session and
+        email every registrant about a change nobody made."""
         zone_name = self.timezone.data or "UTC"
         zone = ZoneInfo(zone_name) if is_valid_timezone(zone_name) else ZoneInfo("UTC")
+        saved = _saved_times(current, zone_name)
 
-        def iso(value: datetime | None) -> str | None:
-            return value.replace(tzinfo=zone).isoformat() if value else None
+        def iso(value: datetime | None, kind: str) -> str | None:
+            if not value:
+                return None
+            return saved.get((kind, value)) or value.replace(tzinfo=zone).isoformat()
 
         reminders = [r.strip() for r in (self.reminders.data or "").split(",") if r.strip()]
         return {
@@ -140,8 +165,8 @@ class ProgramForm(FlaskForm):
             "description": self.description.data or "",
             "organiser": self.organiser.data or "",
             "timezone": zone_name,
-            "registration_opens_at": iso(self.registration_opens_at.data),
-            "registration_deadline": iso(self.registration_deadline.data),
+            "registration_opens_at": iso(self.registration_opens_at.data, "opens"),
+            "registration_deadline": iso(self.registration_deadline.data, "deadline"),
             "capacity": self.capacity.data,
             "waitlist": bool(self.waitlist.data),
             "approval_required": bool(self.approval_required.data),
@@ -150,8 +175,8 @@ class ProgramForm(FlaskForm):
             "sessions": [
                 {
                     "title": entry.title.data or "",
-                    "starts_at": iso(entry.starts_at.data),
-                    "ends_at": iso(entry.ends_at.data),
+                    "starts_at": iso(entry.starts_at.data, "starts"),
+                    "ends_at": iso(entry.ends_at.data, "ends"),
                     "join_url": entry.join_url.data or "",
                     "passcode": entry.passcode.data or "",
                 }

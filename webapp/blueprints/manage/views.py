@@ -10,6 +10,7 @@ from urllib.parse import parse_qsl, urlencode
 from flask import Response, abort, flash, jsonify, redirect, render_template, request, stream_with_context, url_for
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -27,8 +28,47 @@ from webapp.services.attendees import AttendeeQuery, conditions, list_attendees
 from webapp.services.audit import Actor
 from webapp.services.dashboard import program_stats
 from webapp.services.errors import ProgramFull, ProgramImportError, ProgramNotFound, RegistrationExists
+from webapp.services.locales import country_choices, language_name
 from webapp.services.programs import availability
-from webapp.services.registrations import add_registrant, apply_action
+from webapp.services.registrations import ORGANISER_ACTIONS, action_applies, add_registrant, apply_action
+
+# What each audit entry of a registration's history means, in words.
+HISTORY_LABELS = {
+    "registration.created": _l("Registered"),
+    "registration.added": _l("Added by an organiser"),
+    "registration.repeated": _l("Registered again with the same address (their details were emailed)"),
+    "registration.reactivated": _l("Registered again after cancelling"),
+    "registration.promoted": _l("Moved up from the waiting list"),
+    "registration.approve": _l("Approved"),
+    "registration.reject": _l("Rejected"),
+    "registration.cancel": _l("Cancelled"),
+    "registration.promote": _l("Moved up from the waiting list"),
+    "registration.resend": _l("Their email was sent again"),
+    "registration.mark_attended": _l("Marked as attended"),
+    "registration.mark_not_attended": _l("Marked as not attended"),
+}
+
+# Each kind and state of a registrant's emails, in words.
+EMAIL_LABELS = {
+    "confirmation": _l("Confirmation with the link"),
+    "waitlisted": _l("On the waiting list"),
+    "pending": _l("Awaiting approval"),
+    "already_registered": _l("Already registered: their details again"),
+    "cancelled": _l("Registration cancelled"),
+    "rejected": _l("Registration not approved"),
+    "reminder": _l("Reminder"),
+    "session_updated": _l("New time or link"),
+    "session_cancelled": _l("Session cancelled"),
+    "program_cancelled": _l("Program cancelled"),
+    "message": _l("Message from the organisers"),
+}
+EMAIL_STATUS_LABELS = {
+    "pending": _l("waiting"),
+    "sending": _l("sending"),
+    "sent": _l("sent"),
+    "failed": _l("failed"),
+    "expired": _l("not sent (no longer relevant)"),
+}
 
 
 def _program(program_id: int) -> Program:
@@ -79,9 +119,44 @@ def attendees(program_id: int) -> str:
         args=args,
         args_without_status={k: v for k, v in args.items() if k != "status"},
         filter_string=urlencode(args),
-        action_form=ActionForm(),
+        action_form=_action_form(_list_actions(program, page.counts)),
         action_labels=ACTION_LABELS,
+        countries=country_choices(str(get_locale())),
     )
+
+
+def _action_form(actions: list[str]) -> ActionForm:
+    """The action picker offering only `actions` (posting any action stays valid)."""
+    form = ActionForm()
+    form.action.choices = [(a, ACTION_LABELS[a]) for a in actions]
+    return form
+
+
+def _list_actions(program: Program, counts: dict[str, int]) -> list[str]:
+    """Approve and reject where someone awaits approval (or the program asks for it),
+    moving up where someone waits; the rest always."""
+    offered = []
+    for action in ORGANISER_ACTIONS:
+        if action == "approve" and not counts.get("pending"):
+            continue
+        if action == "reject" and not (counts.get("pending") or program.approval_required):
+            continue
+        if action == "promote" and not counts.get("waitlisted"):
+            continue
+        offered.append(action)
+    return offered
+
+
+def _registration_actions(program: Program, registration: Registration) -> list[str]:
+    """The actions that would change this registration (rejecting only where approval
+    is the question)."""
+    attended = registration.attended_at is not None
+    return [
+        a
+        for a in ORGANISER_ACTIONS
+        if action_applies(a, registration.status, attended)
+        and (a != "reject" or registration.status == "pending" or program.approval_required)
+    ]
 
 
 @bp.post("/<int:program_id>/attendees/actions")
@@ -134,8 +209,12 @@ def detail(program_id: int, registration_id: int) -> str:
         program=registration.program,
         registration=registration,
         history=history,
+        history_labels=HISTORY_LABELS,
+        email_labels=EMAIL_LABELS,
+        email_status_labels=EMAIL_STATUS_LABELS,
+        language=language_name(registration.language, str(get_locale())),
         emails=emails,
-        action_form=ActionForm(),
+        action_form=_action_form(_registration_actions(registration.program, registration)),
         action_labels=ACTION_LABELS,
     )
 
@@ -259,19 +338,21 @@ def message_progress(program_id: int, message_id: int) -> Response:
 # --- programs ----------------------------------------------------------------------------
 
 
-def _save_program(form: ProgramForm, status: str, program_id: int | None) -> Program | None:
-    """Create (`program_id` None) or update through the program file's rules; on
-    problems, put them next to their fields and return None."""
+def _save_program(form: ProgramForm, status: str, program: Program | None) -> Program | None:
+    """Create (`program` None) or update through the program file's rules; on problems,
+    put them next to their fields and return None. Times left as they were keep their
+    saved value."""
     try:
-        if program_id is None:
-            program = programs.create_program(form.to_file(status), actor=_actor())
+        if program is None:
+            saved = programs.create_program(form.to_file(status, None), actor=_actor())
         else:
-            program = programs.update_program(program_id, form.to_file(status), actor=_actor())
+            current = programs.program_file(program)
+            saved = programs.update_program(program.id, form.to_file(status, current), actor=_actor())
     except ProgramImportError as exc:
         for problem in form.show_problems(exc.problems):
             flash(problem, "error")
         return None
-    return program
+    return saved
 
 
 def _grow(form: ProgramForm) -> bool:
@@ -318,7 +399,7 @@ def edit_program(program_id: int) -> str | BaseResponse:
     elif _grow(form):
         pass
     elif form.validate_on_submit():
-        saved = _save_program(form, program.status, program.id)
+        saved = _save_program(form, program.status, program)
         if saved is not None:
             flash(_("Saved. Registrants were emailed about any changed session."), "success")
             return redirect(url_for(".overview", program_id=saved.id), 303)

@@ -11,6 +11,7 @@
 from webapp.services.registrations.actions import (
     ORGANISER_ACTIONS,
     ActionResult,
+    action_applies,
     add_registrant,
     apply_action,
     cancel_registration,
@@ -31,6 +32,7 @@ __all__ = [
     "ActionResult",
     "RegistrationInput",
     "RegistrationOutcome",
+    "action_applies",
     "add_registrant",
     "apply_action",
     "cancel_registration",

@@ -71,6 +71,22 @@ def cancel_registration(registration_id: int, *, actor: Actor) -> bool:
 # --- organiser actions -----------------------------------------------------------------
 
 ORGANISER_ACTIONS = ("approve", "reject", "cancel", "promote", "resend", "mark_attended", "mark_not_attended")
+
+
+def action_applies(action: str, status: str, attended: bool) -> bool:
+    """Whether an organiser action changes a registration in `status` (`attended`: it
+    has an attendance mark). `apply_action` skips the rest; pages offer only these."""
+    return {
+        "approve": status == "pending",
+        "promote": status == "waitlisted",
+        "reject": status in ACTIVE_STATUSES,
+        "cancel": status in ACTIVE_STATUSES,
+        "resend": status in _RESEND_KIND,
+        "mark_attended": not attended,
+        "mark_not_attended": attended,
+    }.get(action, False)
+
+
 _RESEND_KIND = {"confirmed": "confirmation", "waitlisted": "waitlisted", "pending": "pending"}
 
 
@@ -113,33 +129,27 @@ def apply_action(program_id: int, registration_ids: list[int], action: str, *, a
         for registration in registrations:
             previous = registration.status
             kind: str | None = None
-            if action == "approve" and previous == "pending":
+            if not action_applies(action, previous, registration.attended_at is not None):
+                result.skipped += 1
+                continue
+            if action == "approve":
                 status = rules.decide_approval(program, count_confirmed(program.id))
                 set_status(registration, status, now)
                 kind = EMAIL_FOR_STATUS[status]
-            elif action == "promote" and previous == "waitlisted":
+            elif action == "promote":
                 if not rules.has_seat(program, count_confirmed(program.id)):
                     result.no_seat += 1
                     continue
                 set_status(registration, "confirmed", now)
                 kind = "confirmation"
-            elif action == "reject" and previous in ACTIVE_STATUSES:
-                set_status(registration, "rejected", now)
-                kind = "rejected"
+            elif action in ("reject", "cancel"):
+                set_status(registration, "rejected" if action == "reject" else "cancelled", now)
+                kind = "rejected" if action == "reject" else "cancelled"
                 freed = freed or previous == "confirmed"
-            elif action == "cancel" and previous in ACTIVE_STATUSES:
-                set_status(registration, "cancelled", now)
-                kind = "cancelled"
-                freed = freed or previous == "confirmed"
-            elif action == "resend" and previous in _RESEND_KIND:
+            elif action == "resend":
                 kind = _RESEND_KIND[previous]
-            elif action == "mark_attended" and registration.attended_at is None:
-                registration.attended_at = now
-            elif action == "mark_not_attended" and registration.attended_at is not None:
-                registration.attended_at = None
             else:
-                result.skipped += 1
-                continue
+                registration.attended_at = now if action == "mark_attended" else None
             db.session.flush()
             result.changed += 1
             audit.record(actor, f"registration.{action}", registration=registration, previous=previous)
