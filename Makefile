@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 PORT   ?= 5000
 export PORT
 
-.PHONY: run test bench lint format messages deps clean
+.PHONY: run test check bench lint format messages deps clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Rollcall needs Python 3.11 or newer"; exit 1; }
@@ -26,6 +26,12 @@ run: $(STAMP)
 ## The whole suite: lint, then pytest against PostgreSQL, Redis, SMTP, Celery, Chromium.
 test: $(STAMP)
 	bash scripts/test.sh
+
+## Fast feedback: lint, then every test that needs no server (tests/conftest.py marks the rest `services`).
+check: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest -m "not services"
 
 ## Benchmarks from DESIGN.md (not part of `make test`).
 bench: $(STAMP)

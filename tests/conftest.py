@@ -53,6 +53,21 @@ def require(name: str, available: bool) -> None:
     pytest.skip(f"{name} is not reachable")
 
 
+# The fixtures that reach a server: PostgreSQL, Redis, the SMTP server. A test that
+# needs one of them, directly or through another fixture (`app`, `ctx`, `client`, ...),
+# or a browser, a worker process or the production stack, is marked `services`; every
+# other test runs with no server at all (`make check` runs only those).
+SERVER_FIXTURES = frozenset({"pg_url", "redis_url", "smtp_session"})
+SERVER_MARKERS = ("browser", "worker", "production")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if fixtures & SERVER_FIXTURES or any(item.get_closest_marker(name) for name in SERVER_MARKERS):
+            item.add_marker(pytest.mark.services)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import sqlite3
 from datetime import datetime
 from typing import Any
 
@@ -13,13 +12,12 @@ from flask import Flask, g, render_template, request
 from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError
 from markupsafe import Markup
-from sqlalchemy import event
-from sqlalchemy.engine import Engine
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config
 from webapp.celery_app import init_celery
+from webapp.database import engine_options
 from webapp.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
 from webapp.redaction import redact, redact_loggers
 
@@ -33,36 +31,12 @@ RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
 # --- database ---------------------------------------------------------------------
 
 
-@event.listens_for(Engine, "connect")
-def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:
-    """SQLite: WAL (readers do not block the writer), foreign keys, a busy timeout,
-    and transactions we begin ourselves (see `_sqlite_on_begin`)."""
-    if not isinstance(dbapi_connection, sqlite3.Connection):
-        return
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()
-
-
-@event.listens_for(Engine, "begin")
-def _sqlite_on_begin(connection: Any) -> None:
-    """SQLite: every transaction takes the write lock when it begins, so two of them
-    can never read the same seat count and both act on it (SQLite's equivalent of the
-    program row lock on PostgreSQL)."""
-    if connection.dialect.name == "sqlite":
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
-
-
 def register_database(app: Flask) -> None:
-    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
-        # One file, many threads: each gets its own connection from the pool.
-        app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {
-            **app.config["SQLALCHEMY_ENGINE_OPTIONS"],
-            "connect_args": {"check_same_thread": False, "timeout": 30},
-        }
+    """Engine options for the configured database (`webapp.database` also holds the
+    SQLite connection settings, applied to every engine)."""
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = engine_options(
+        app.config["SQLALCHEMY_DATABASE_URI"], app.config["SQLALCHEMY_ENGINE_OPTIONS"]
+    )
 
 
 # --- the proxy in front -----------------------------------------------------------

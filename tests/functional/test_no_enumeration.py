@@ -180,13 +180,3 @@ def test_a_waitlisted_registrant_who_cancels_gets_no_calendar(
     _deliver(app)
     [cancelled] = [m for m in smtp.handler.messages if b"Registration cancelled" in m.content]
     assert _calendar_of(cancelled.content) is None
-
-
-def test_the_calendar_title_does_not_repeat_the_program_title() -> None:
-    from webapp.services.ics import event_title
-
-    program = "Powering Belt and Road: Lithium-ion batteries"
-    assert event_title(program, program + " (live webinar)") == program + " (live webinar)"
-    assert event_title(program, "Webinar") == program + ": Webinar"
-    assert event_title(program, "lithium-ion batteries") == program
-    assert event_title(program, program) == program

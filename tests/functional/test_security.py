@@ -285,7 +285,7 @@ def test_the_direct_statement_path_hides_bound_values_too(app: Flask) -> None:
     itself: its message names the statement, not the values (the person's data)."""
     from sqlalchemy.exc import IntegrityError
 
-    from webapp.models.sql import run_alone
+    from webapp.database import run_alone
 
     name = "Ayesha Khan"
     with app.app_context(), pytest.raises(IntegrityError) as raised:

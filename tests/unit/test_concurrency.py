@@ -22,9 +22,9 @@ from flask import Flask
 from sqlalchemy import func, select, text
 
 from tests.conftest import SMTPServer, app_settings, program_data, registration_input, truncate_all
+from webapp.database import compile_for_driver
 from webapp.extensions import db
 from webapp.models import Email, Registration
-from webapp.models.sql import compile_for_driver
 from webapp.services.audit import Actor
 from webapp.services.programs import import_program
 from webapp.services.registrations import core, register, register_participant

@@ -18,12 +18,10 @@ from urllib.parse import urlsplit
 
 from flask import current_app
 from sqlalchemy import Select, and_, func, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from webapp.database import insert_ignoring_duplicates, insert_skipping_conflicts, is_postgresql
 from webapp.extensions import db
 from webapp.models import Email, ProgramSession, utcnow
-from webapp.models.sql import insert_skipping_conflicts
 
 log = logging.getLogger(__name__)
 
@@ -100,7 +98,7 @@ def new_message_id() -> str:
     return make_msgid(domain=message_id_domain())
 
 
-# One outbox row, skipped if its dedupe key exists (see `webapp.models.sql`).
+# One outbox row, skipped if its dedupe key exists (see `webapp.database`).
 _QUEUE_ONE = insert_skipping_conflicts(
     Email.__table__,
     [
@@ -118,14 +116,6 @@ _QUEUE_ONE = insert_skipping_conflicts(
     ],
     conflict=("dedupe_key",),
 )
-
-
-def _insert_ignoring_duplicates() -> Any:
-    """The same for many rows at once (`queue_bulk`), as a construct SQLAlchemy can
-    run with a list of parameter sets and RETURNING."""
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    table = Email.__table__
-    return insert(table).on_conflict_do_nothing(index_elements=["dedupe_key"]).returning(table.c.id)
 
 
 def queue_bulk(
@@ -161,7 +151,8 @@ def queue_bulk(
         }
         for registration_id, email in rows
     ]
-    statement = _insert_ignoring_duplicates()
+    table = Email.__table__
+    statement = insert_ignoring_duplicates(table, ["dedupe_key"]).returning(table.c.id)
     ids: list[int] = []
     for start in range(0, len(values), 5000):
         ids += list(db.session.scalars(statement, values[start : start + 5000]))
@@ -226,7 +217,7 @@ def claim(email_ids: list[int]) -> list[int]:
         Email.status == "pending",
         or_(Email.next_attempt_at.is_(None), Email.next_attempt_at <= now),
     )
-    if db.session.get_bind().dialect.name == "postgresql":
+    if is_postgresql():
         due = due.with_for_update(skip_locked=True)
     claimed = set(
         db.session.scalars(
@@ -314,7 +305,7 @@ def sweep_outbox(limit: int = 1000) -> dict[str, int]:
         or_(Email.next_attempt_at.is_(None), Email.next_attempt_at <= now),
         or_(Email.enqueued_at.is_(None), Email.enqueued_at < requeue_before),
     )
-    if db.session.get_bind().dialect.name == "postgresql":
+    if is_postgresql():
         # Two beats (or a beat and a manual sweep) never enqueue the same rows at once.
         due = due.with_for_update(skip_locked=True)
     ids = list(db.session.scalars(due.order_by(Email.id).limit(limit)))

@@ -12,10 +12,9 @@ from datetime import datetime, timedelta
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import selectinload
 
+from webapp.database import insert_ignoring_duplicates
 from webapp.extensions import db
 from webapp.models import Program, ProgramSession, Registration, ReminderRun, utcnow
 from webapp.services.outbox import queue_bulk
@@ -88,10 +87,8 @@ def schedule_due_reminders(now: datetime | None = None) -> dict[str, int]:
 
 
 def _record_run(session: ProgramSession, minutes: int, due: datetime, created: int) -> None:
-    insert = pg_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
     db.session.execute(
-        insert(ReminderRun)
-        .values(
+        insert_ignoring_duplicates(ReminderRun.__table__, ["session_id", "minutes", "sequence"]).values(
             session_id=session.id,
             minutes=minutes,
             sequence=session.ics_sequence,
@@ -99,5 +96,4 @@ def _record_run(session: ProgramSession, minutes: int, due: datetime, created: i
             emails_created=created,
             completed_at=utcnow(),
         )
-        .on_conflict_do_nothing(index_elements=["session_id", "minutes", "sequence"])
     )

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from webapp.database import is_postgresql
 from webapp.extensions import db
 from webapp.models import Program, Registration
 from webapp.services.errors import ProgramNotFound
@@ -64,7 +65,7 @@ def new_token() -> str:
 def _use_row_lock() -> bool:
     """PostgreSQL needs the program's row lock; SQLite transactions are exclusive
     already (`test_concurrency` shows what happens without it)."""
-    return db.session.get_bind().dialect.name != "sqlite"
+    return is_postgresql()
 
 
 def lock_program(program_id: int) -> Program:

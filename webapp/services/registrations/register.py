@@ -14,9 +14,9 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Boolean, TextClause, bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 
+from webapp.database import compile_for_driver, is_postgresql, run_alone
 from webapp.extensions import db
 from webapp.models import AuditEntry, Email, Program, Registration, utcnow
-from webapp.models.sql import compile_for_driver, run_alone
 from webapp.services import audit
 from webapp.services.audit import Actor
 from webapp.services.errors import ProgramFull, ProgramNotFound, RegistrationClosed, RegistrationNotOpen
@@ -166,7 +166,7 @@ def register_participant(program_id: int, data: RegistrationInput, *, actor: Act
     RegistrationNotOpen or ProgramFull, changing nothing.
     """
     email_normalized = normalize_email(data.email)
-    if db.engine.dialect.name == "postgresql":
+    if is_postgresql():
         try:
             outcome = _register_newcomer(program_id, data, email_normalized, actor)
         except IntegrityError:
