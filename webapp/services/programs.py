@@ -23,7 +23,7 @@ from webapp.services import audit
 from webapp.services.audit import Actor
 from webapp.services.errors import ProgramImportError, ProgramNotFound
 from webapp.services.outbox import dispatch
-from webapp.services.text import single_line, slugify
+from webapp.services.text import has_control_characters, multi_line, single_line, slugify
 from webapp.services.times import is_valid_timezone, parse_iso_datetime
 
 # Registration is "closing soon" within this long of the deadline.
@@ -177,7 +177,7 @@ def validate_program_data(data: Any) -> ProgramSpec:
         if not isinstance(value, str):
             problems.append(f"{key}: must be text")
             return ""
-        cleaned = single_line(value) if one_line else value.replace("\r\n", "\n").strip()
+        cleaned = single_line(value) if one_line else multi_line(value)
         if len(cleaned) > max_length:
             problems.append(f"{key}: must be at most {max_length} characters (it has {len(cleaned)})")
         return cleaned
@@ -280,16 +280,20 @@ def validate_program_data(data: Any) -> ProgramSpec:
             problems.append(f"{label}.join_url: must be text")
             join_url = ""
         elif join_url:
-            parts = urlsplit(join_url)
-            if (parts.scheme != "https" and parts.scheme != "http") or not parts.netloc or len(join_url) > 500:
-                problems.append(f"{label}.join_url: {join_url!r} is not an http(s) link")
+            if has_control_characters(join_url) or any(c.isspace() for c in join_url):
+                # urlsplit would quietly drop a CR/LF; stored, it breaks the .ics and the email.
+                problems.append(f"{label}.join_url: must not contain spaces, line breaks or control characters")
+            else:
+                parts = urlsplit(join_url)
+                if (parts.scheme != "https" and parts.scheme != "http") or not parts.netloc or len(join_url) > 500:
+                    problems.append(f"{label}.join_url: {join_url!r} is not an http(s) link")
         passcode = raw.get("passcode") or ""
         if not isinstance(passcode, str) or len(passcode) > 64:
             problems.append(f"{label}.passcode: must be text of at most 64 characters")
             passcode = ""
         zoom_id = raw.get("zoom_meeting_id")
-        if zoom_id is not None and not isinstance(zoom_id, str | int):
-            problems.append(f"{label}.zoom_meeting_id: must be text")
+        if zoom_id is not None and (not isinstance(zoom_id, str | int) or len(str(zoom_id)) > 64):
+            problems.append(f"{label}.zoom_meeting_id: must be text of at most 64 characters")
             zoom_id = None
         if not join_url and not zoom_id:
             problems.append(f"{label}.join_url: is required (the link participants use to join)")
@@ -301,7 +305,7 @@ def validate_program_data(data: Any) -> ProgramSpec:
                     ends_at=ends,
                     join_url=join_url,
                     passcode=single_line(passcode),
-                    zoom_meeting_id=str(zoom_id) if zoom_id is not None else None,
+                    zoom_meeting_id=single_line(str(zoom_id)) if zoom_id is not None else None,
                 )
             )
 
