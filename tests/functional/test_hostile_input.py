@@ -149,22 +149,18 @@ def _valid(world: World, name: str) -> str:
 
 
 def _paths(app: Flask, world: World, value: str) -> Iterator[tuple[str, str, set[str]]]:
-    """(endpoint, path, methods) for every rule, with `value` in each of its variables
-    in turn (the others valid)."""
+    """(endpoint, path, methods) for every rule: with every variable valid (so the
+    query string and the form reach the view), then with `value` in each variable in
+    turn (the others valid)."""
     for rule in app.url_map.iter_rules():
         names = [m.group("name") for m in _CONVERTER.finditer(rule.rule)]
-        for hostile_name in names or [None]:
-            if hostile_name is None:
-                path = rule.rule
-            else:
+        for hostile_name in [None, *names]:
 
-                def substitute(match: re.Match[str], hostile_name: str = hostile_name) -> str:
-                    name = match.group("name")
-                    raw = value if name == hostile_name else _valid(world, name)
-                    return quote(raw, safe="")
+            def substitute(match: re.Match[str], hostile_name: str | None = hostile_name) -> str:
+                name = match.group("name")
+                return quote(value if name == hostile_name else _valid(world, name), safe="")
 
-                path = _CONVERTER.sub(substitute, rule.rule)
-            yield rule.endpoint, path, set(rule.methods or ())
+            yield rule.endpoint, _CONVERTER.sub(substitute, rule.rule), set(rule.methods or ())
 
 
 def _signed_in(app: Flask) -> FlaskClient:
@@ -176,25 +172,30 @@ def _signed_in(app: Flask) -> FlaskClient:
 
 def _assert_no_5xx(client: FlaskClient, method: str, path: str, **kwargs: object) -> None:
     response = client.open(path, method=method, **kwargs)
+    response.close()  # a static file stays open until then
     assert response.status_code < 500, f"{method} {path[:120]!r} answered {response.status_code}"
 
 
 @pytest.mark.parametrize("kind", list(HOSTILE))
 def test_every_route_with_hostile_values_never_answers_5xx(app: Flask, world: World, kind: str) -> None:
     value = HOSTILE[kind]
-    organiser = _signed_in(app)
+    organiser = sign_in(app, "boss@example.org", admin=True)
     participant = app.test_client()
-    form = dict.fromkeys(FORM_FIELDS, value)
+    # A valid CSRF token with each client's hostile form, so the POSTs reach the views.
+    forms = {
+        client: dict.fromkeys(FORM_FIELDS, value) | {"csrf_token": csrf_token(client.get(page).get_data(as_text=True))}
+        for client, page in ((organiser, "/organiser/programs/new"), (participant, "/organiser/login"))
+    }
     for endpoint, path, methods in _paths(app, world, value):
         if endpoint == "auth.logout":
             continue  # it would end the organiser's session half-way through the sweep
-        for client in (organiser, participant):
+        for client, form in forms.items():
             if "GET" in methods:
                 _assert_no_5xx(client, "GET", path)
                 _assert_no_5xx(client, "GET", f"{path}?{urlencode(dict.fromkeys(LIST_PARAMETERS, value))}")
             if "POST" in methods:
                 _assert_no_5xx(client, "POST", path, data=form)
-    _assert_no_5xx(organiser, "POST", "/organiser/logout", data=form)
+    _assert_no_5xx(organiser, "POST", "/organiser/logout", data=forms[organiser])
 
 
 @pytest.mark.parametrize(
@@ -494,3 +495,129 @@ def test_a_stored_non_ascii_address_fails_once_for_good_and_the_next_email_still
         assert db.session.get(Email, ids[0]).status == "failed"  # never retried
         assert deliver_emails([ids[0]]) == {ids[0]: "skipped"}
     assert [m.rcpt_tos for m in smtp.handler.messages] == [["next@example.com"]]
+
+
+# --- numbers and dates in the program editor ----------------------------------------------
+
+
+def _editor_form(token: str, **overrides: str) -> dict[str, str]:
+    starts = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=10)
+    data = {
+        "csrf_token": token,
+        "title": "Grid storage basics",
+        "slug": "grid-storage",
+        "timezone": "America/New_York",
+        "registration_deadline": (starts - timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"),
+        "reminders": "24h",
+        "sessions-0-title": "Evening 1",
+        "sessions-0-starts_at": starts.strftime("%Y-%m-%dT%H:%M"),
+        "sessions-0-ends_at": (starts + timedelta(hours=2)).strftime("%Y-%m-%dT%H:%M"),
+        "sessions-0-join_url": "https://zoom.us/j/111",
+        "save": "1",
+    }
+    return data | overrides
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("capacity", str(2**31), "Please enter a number of seats from 1 to 1,000,000."),
+        ("capacity", str(2**63), "Please enter a number of seats from 1 to 1,000,000."),
+        ("registration_deadline", "9999-12-31T23:59", "Must be in the years 2000 to 2999."),
+        ("registration_opens_at", "0001-01-01T00:00", "Must be in the years 2000 to 2999."),
+        ("sessions-0-starts_at", "9999-12-31T23:00", "Must be in the years 2000 to 2999."),
+        ("sessions-0-ends_at", "9999-12-31T23:59", "Must be in the years 2000 to 2999."),
+    ],
+)
+def test_numbers_and_dates_past_what_can_be_stored_are_refused_next_to_their_field(
+    app: Flask, field: str, value: str, message: str
+) -> None:
+    client = sign_in(app, "boss@example.org", admin=True)
+    token = csrf_token(client.get("/organiser/programs/new").get_data(as_text=True))
+    response = client.post("/organiser/programs/new", data=_editor_form(token, **{field: value}))
+    assert response.status_code == 200
+    error = re.search(rf'id="{field}-error">([^<]*)<', response.get_data(as_text=True))
+    assert error and message in error.group(1)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Program)) == 0
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:00", "9999-12-31T23:59"])
+def test_a_copy_starting_in_a_far_year_is_refused_next_to_its_field(app: Flask, world: World, value: str) -> None:
+    client = sign_in(app, "boss@example.org", admin=True)
+    url = f"/organiser/programs/{world.program_id}/duplicate"
+    token = csrf_token(client.get(url).get_data(as_text=True))
+    response = client.post(url, data={"csrf_token": token, "slug": "copy", "first_start": value})
+    assert response.status_code == 200
+    assert "Please enter a date in the years 2000 to 2999." in response.get_data(as_text=True)
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Program)) == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        ({"capacity": 2**31}, "capacity: must be a whole number of at least 1 and at most 1,000,000"),
+        ({"registration_deadline": "9999-12-31T23:59:00-05:00"}, "registration_deadline: must be in the years"),
+        ({"registration_opens_at": "0001-01-01T00:00:00+05:00"}, "registration_opens_at: must be in the years"),
+    ],
+)
+def test_the_import_refuses_numbers_and_dates_past_what_can_be_stored(
+    ctx: Flask, change: dict[str, object], problem: str
+) -> None:
+    with pytest.raises(ProgramImportError) as excinfo:
+        import_program(program_data(**change), actor=Actor.system())
+    assert any(p.startswith(problem) for p in excinfo.value.problems), excinfo.value.problems
+
+
+def _valid_forms(world: World) -> dict[str, tuple[str, dict[str, object]]]:
+    """Each form of the app, filled in so that it would succeed."""
+    registration = form_values(email="valid@example.com") | {
+        "q_plans": "Build a plant",
+        "q_sector": "Grid",
+        "q_topics": "Cells",
+        "q_role": "Engineer",
+        "q_certificate": "y",
+        "q_home": "PK",
+    }
+    later = (datetime.now(UTC) + timedelta(days=120)).strftime("%Y-%m-%dT%H:%M")
+    return {
+        "register": (f"/programs/{world.slug}/register", registration),
+        "add by hand": (
+            f"/organiser/programs/{world.program_id}/attendees/new",
+            form_values(email="hand@example.com", consent=None),
+        ),
+        "editor": ("/organiser/programs/new", _editor_form("") | {"capacity": "10", "summary": "Short"}),
+        "edit": (f"/organiser/programs/{world.program_id}/edit", _editor_form("") | {"slug": world.slug}),
+        "duplicate": (f"/organiser/programs/{world.program_id}/duplicate", {"slug": "copy", "first_start": later}),
+        "message": (
+            f"/organiser/programs/{world.program_id}/messages/new",
+            {"segment": "confirmed", "subject": "Hello", "body": "Dear {name}", "preview": "1"},
+        ),
+        "sign-in": ("/organiser/login", {"email": "boss@example.org", "password": "wrong password"}),
+    }
+
+
+@pytest.mark.parametrize("form_name", ["register", "add by hand", "editor", "edit", "duplicate", "message", "sign-in"])
+def test_each_form_with_one_hostile_field_at_a_time_never_answers_5xx(app: Flask, world: World, form_name: str) -> None:
+    url, valid = _valid_forms(world)[form_name]
+    if form_name in ("register", "sign-in"):
+        client = app.test_client()
+    else:
+        client = sign_in(app, "boss@example.org", admin=True)
+    token = csrf_token(client.get(url).get_data(as_text=True))
+    for field in valid:
+        for kind, value in HOSTILE.items():
+            response = client.post(url, data=valid | {field: value, "csrf_token": token})
+            assert response.status_code < 500, f"{form_name}: {field}={kind} answered {response.status_code}"
+
+
+def test_a_line_break_in_the_list_filter_of_an_action_stays_out_of_the_redirect(app: Flask, world: World) -> None:
+    client = _signed_in(app)
+    response = client.post(
+        f"/organiser/programs/{world.program_id}/attendees/actions",
+        data={"action": "resend", "scope": "matching", "filter": "status=confirmed\r\nSet-Cookie: x=1"},
+    )
+    assert response.status_code == 303
+    assert not any(c.startswith("x=") for c in response.headers.getlist("Set-Cookie"))
+    assert response.headers["Location"].endswith("?status=confirmed%0D%0ASet-Cookie%3A+x%3D1")

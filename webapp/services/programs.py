@@ -29,6 +29,9 @@ from webapp.services.times import is_valid_timezone, parse_iso_datetime
 # Registration is "closing soon" within this long of the deadline.
 CLOSING_SOON = timedelta(hours=48)
 
+# Bounds that keep every value inside its column and every date arithmetic in range.
+MAX_CAPACITY = 1_000_000
+FIRST_YEAR, LAST_YEAR = 2000, 2999
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _OFFSET = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
 _KNOWN_FIELDS = {
@@ -192,13 +195,20 @@ def validate_program_data(data: Any) -> ProgramSpec:
             problems.append(f"{label}: must be an ISO 8601 date and time, e.g. 2026-09-28T14:00:00+05:00")
             return None
         try:
-            return parse_iso_datetime(value)
+            parsed = parse_iso_datetime(value)
+        except OverflowError:  # e.g. 9999-12-31T23:59-05:00 is past year 9999 in UTC
+            parsed = None
         except ValueError as exc:
             if str(exc) == "no UTC offset":
                 problems.append(f"{label}: {value!r} has no UTC offset; write e.g. {value}+05:00")
             else:
                 problems.append(f"{label}: {value!r} is not an ISO 8601 date and time")
             return None
+        if parsed is None or not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+            # Far dates overflow when moved (a copy, a time zone, a reminder offset).
+            problems.append(f"{label}: must be in the years {FIRST_YEAR} to {LAST_YEAR}")
+            return None
+        return parsed
 
     def flag(key: str, default: bool) -> bool:
         value = data.get(key, default)
@@ -227,8 +237,12 @@ def validate_program_data(data: Any) -> ProgramSpec:
     deadline = when("registration_deadline", data, "registration_deadline")
 
     capacity = data.get("capacity")
-    if capacity is not None and (not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1):
-        problems.append("capacity: must be a whole number of at least 1, or null for unlimited seats")
+    if capacity is not None and (
+        not isinstance(capacity, int) or isinstance(capacity, bool) or not 1 <= capacity <= MAX_CAPACITY
+    ):
+        problems.append(
+            f"capacity: must be a whole number of at least 1 and at most {MAX_CAPACITY:,}, or null for unlimited seats"
+        )
         capacity = None
 
     waitlist = flag("waitlist", False)

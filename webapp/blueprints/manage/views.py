@@ -90,7 +90,9 @@ def attendees(program_id: int) -> str:
 def actions(program_id: int) -> BaseResponse:
     program = _program(program_id)
     form = ActionForm()
-    back = url_for(".attendees", program_id=program.id) + "?" + (form.filter.data or "")
+    # Re-encoded: the hidden field comes back as typed, and a raw line break in a
+    # Location header is refused.
+    back = url_for(".attendees", program_id=program.id) + "?" + urlencode(parse_qsl(form.filter.data or ""))
     if not form.validate_on_submit():
         flash(_("That action could not be applied. Please try again."), "error")
         return redirect(back, code=303)
