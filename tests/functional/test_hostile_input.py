@@ -621,3 +621,22 @@ def test_a_line_break_in_the_list_filter_of_an_action_stays_out_of_the_redirect(
     assert response.status_code == 303
     assert not any(c.startswith("x=") for c in response.headers.getlist("Set-Cookie"))
     assert response.headers["Location"].endswith("?status=confirmed%0D%0ASet-Cookie%3A+x%3D1")
+
+
+@pytest.mark.parametrize("target", ["/organiser/%0D%0ASet-Cookie:x=1", "/%09/evil.example", "/organiser/%00"])
+def test_sign_in_with_a_control_character_in_next_goes_to_the_dashboard(app: Flask, target: str) -> None:
+    from tests.functional.helpers import ORGANISER_PASSWORD
+    from webapp.services.organisers import create_organiser
+
+    with app.app_context():
+        create_organiser("boss@example.org", "Boss", ORGANISER_PASSWORD, admin=True)
+    client = app.test_client()
+    token = csrf_token(client.get("/organiser/login").get_data(as_text=True))
+    response = client.post(
+        f"/organiser/login?next={target}",
+        data={"email": "boss@example.org", "password": ORGANISER_PASSWORD, "csrf_token": token},
+    )
+    if "%00" in target:
+        assert response.status_code == 400  # refused before the sign-in
+    else:
+        assert response.status_code == 303 and response.headers["Location"] == "/organiser/"
