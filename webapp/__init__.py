@@ -8,6 +8,7 @@ from flask import Flask
 
 import config
 from webapp import setup
+from webapp.blueprints.guards import register_guards
 
 
 def create_app(mode: str | None = None, **overrides: Any) -> Flask:
@@ -24,6 +25,7 @@ def create_app(mode: str | None = None, **overrides: Any) -> Flask:
     setup.register_database(app)
     setup.register_extensions(app)
     setup.register_celery(app)
+    register_guards(app)
     setup.register_blueprints(app)
     setup.register_template_helpers(app)
     setup.register_security_headers(app)

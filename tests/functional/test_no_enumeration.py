@@ -116,7 +116,7 @@ def test_renewing_a_cancelled_registration_tells_the_owner_what_was_typed(
     assert status == 303
     _deliver(app)
     [received] = smtp.handler.messages
-    assert received.rcpt_tos == ["Ayesha@Example.com"]  # the owner's mailbox (case-insensitive match)
+    assert received.rcpt_tos == ["Ayesha@example.com"]  # the owner's mailbox (matched case-insensitively)
     message = email.message_from_bytes(received.content, policy=email.policy.default)
     text = message.get_body(("plain",)).get_content()  # type: ignore[union-attr]
     html = message.get_body(("html",)).get_content()  # type: ignore[union-attr]

@@ -64,7 +64,17 @@ def smtp_connection() -> SMTPConnection:
 
 def _classify(exc: BaseException) -> tuple[bool, bool, str]:
     """(permanent?, connection lost?, reason) for an SMTP failure. 5xx replies are
-    permanent; 4xx replies, refused connections and timeouts are transient."""
+    permanent; 4xx replies, refused connections and timeouts are transient. An address
+    this server cannot take (non-ASCII, and no SMTPUTF8 offered) is permanent: it fails
+    the same way every time. smtplib may have sent MAIL FROM before finding that out,
+    so the connection is not reused ("lost")."""
+    if isinstance(exc, UnicodeError | smtplib.SMTPNotSupportedError):
+        return (
+            True,
+            True,
+            "the address has characters this mail server does not accept (not ASCII, and the server "
+            f"does not offer SMTPUTF8): {type(exc).__name__}",
+        )
     if isinstance(exc, smtplib.SMTPRecipientsRefused):
         codes = [code for code, _ in exc.recipients.values()]
         detail = "; ".join(
@@ -174,6 +184,9 @@ def deliver_emails(email_ids: list[int]) -> dict[int, str]:
                 if permanent:
                     outbox.mark_final(email_id, "failed", reason)
                     outcomes[email_id] = "failed"
+                    if lost:  # the SMTP session is in an unknown state: the next email opens a new one
+                        _close_quietly(connection)
+                        connection = None
                     continue
                 log.warning("transient failure sending email %s: %s", email_id, reason)
                 outcomes[email_id] = (

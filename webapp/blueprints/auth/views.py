@@ -13,11 +13,13 @@ from webapp.blueprints.auth import bp
 from webapp.blueprints.auth.forms import LoginForm, LogoutForm
 from webapp.extensions import limiter
 from webapp.services.organisers import authenticate, sign_out_everywhere
+from webapp.services.text import has_control_characters
 
 
 def safe_next(target: str | None) -> str:
-    """Only our own paths: "/organiser/x" yes; "//evil", "https://evil", "\\evil" no."""
-    if not target or not target.startswith("/") or target.startswith(("//", "/\\")):
+    """Only our own paths: "/organiser/x" yes; "//evil", "https://evil", "\\evil" no, and
+    nothing with a control character (a CR/LF cannot go into the Location header)."""
+    if not target or not target.startswith("/") or target.startswith(("//", "/\\")) or has_control_characters(target):
         return url_for("organiser.dashboard")
     parts = urlsplit(target)
     if parts.scheme or parts.netloc:

@@ -2,19 +2,39 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    DateField,
+    Field,
+    HiddenField,
+    IntegerField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from webapp.blueprints.registrations.forms import RegistrationForm
 from webapp.models import REGISTRATION_STATUSES
 from webapp.services.attendees import SORTS, AttendeeQuery
 from webapp.services.messages import SEGMENTS
 from webapp.services.registrations import ORGANISER_ACTIONS
+from webapp.services.text import multi_line, single_line
+
+# Days a registration can have been made on. Outside them a date is a typo (0001-01-01),
+# and turning it into an instant in the program's zone would overflow.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9998, 12, 31)
+
+
+def _plausible_day(form: FlaskForm, field: Field) -> None:
+    if field.data is not None and not FIRST_DAY <= field.data <= LAST_DAY:
+        raise ValidationError(_l("Please enter a date between 1970 and 9998."))
 
 
 class AttendeeFilterForm(FlaskForm):
@@ -23,13 +43,13 @@ class AttendeeFilterForm(FlaskForm):
     class Meta:
         csrf = False
 
-    q = StringField(_l("Search name, email or organisation"), filters=[lambda v: (v or "").strip()[:200]])
+    q = StringField(_l("Search name, email or organisation"), filters=[lambda v: single_line(v, 200)])
     status = SelectField(
         _l("Status"), choices=[SelectChoice("", _l("Any"))] + [SelectChoice(s) for s in REGISTRATION_STATUSES]
     )
-    country = StringField(_l("Country code"), filters=[lambda v: (v or "").strip().upper()[:2]])
-    registered_from = DateField(_l("Registered from"), validators=[Optional()])
-    registered_to = DateField(_l("to"), validators=[Optional()])
+    country = StringField(_l("Country code"), filters=[lambda v: single_line(v, 2).upper()])
+    registered_from = DateField(_l("Registered from"), validators=[Optional(), _plausible_day])
+    registered_to = DateField(_l("to"), validators=[Optional(), _plausible_day])
     attended = SelectField(
         _l("Attended"),
         choices=[
@@ -89,11 +109,12 @@ class MessageForm(FlaskForm):
     segment = SelectField(_l("Send to"))
     subject = StringField(
         _l("Subject"),
-        filters=[lambda v: (v or "").strip()],
+        filters=[lambda v: single_line(v) if isinstance(v, str) else v],
         validators=[DataRequired(_l("Please write a subject.")), Length(max=200)],
     )
     body = TextAreaField(
         _l("Message"),
+        filters=[lambda v: multi_line(v) if isinstance(v, str) else v],
         validators=[DataRequired(_l("Please write the message.")), Length(max=20000)],
     )
 

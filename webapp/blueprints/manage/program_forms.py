@@ -22,8 +22,9 @@ from wtforms import (
     TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice, SelectField
-from wtforms.validators import NumberRange, Optional
+from wtforms.validators import NumberRange, Optional, ValidationError
 
+from webapp.services.programs.spec import FIRST_YEAR, LAST_YEAR, MAX_CAPACITY
 from webapp.services.times import all_timezones, is_valid_timezone
 
 LOCAL_FORMAT = "%Y-%m-%dT%H:%M"
@@ -48,6 +49,12 @@ def _saved_times(current: dict[str, Any] | None, zone_name: str) -> dict[tuple[s
             shown = datetime.fromisoformat(value).astimezone(zone).replace(tzinfo=None, second=0, microsecond=0)
             saved[(kind, shown)] = value
     return saved
+
+
+def _plausible_year(form: Any, field: Any) -> None:
+    # Moving every date of a program by years past these would overflow.
+    if field.data is not None and not FIRST_YEAR <= field.data.year <= LAST_YEAR:
+        raise ValidationError(_l("Please enter a date in the years 2000 to 2999."))
 
 
 class SessionForm(Form):
@@ -90,7 +97,13 @@ class ProgramForm(FlaskForm):
     registration_deadline = DateTimeLocalField(
         _l("Registration deadline"), format=LOCAL_FORMAT, validators=[Optional()]
     )
-    capacity = IntegerField(_l("Seats (empty for unlimited)"), validators=[Optional(), NumberRange(min=1)])
+    capacity = IntegerField(
+        _l("Seats (empty for unlimited)"),
+        validators=[
+            Optional(),
+            NumberRange(min=1, max=MAX_CAPACITY, message=_l("Please enter a number of seats from 1 to 1,000,000.")),
+        ],
+    )
     waitlist = BooleanField(_l("Waiting list when full"))
     approval_required = BooleanField(_l("Organisers approve each registration"))
     reminders = StringField(_l("Reminders before each session"), description=_l('For example "24h, 1h" or "2d, 30m".'))
@@ -226,4 +239,6 @@ class ProgramForm(FlaskForm):
 
 class DuplicateForm(FlaskForm):
     slug = StringField(_l("Web address of the copy"), filters=[_strip])
-    first_start = DateTimeLocalField(_l("First session of the copy starts"), format=LOCAL_FORMAT)
+    first_start = DateTimeLocalField(
+        _l("First session of the copy starts"), format=LOCAL_FORMAT, validators=[_plausible_year]
+    )

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as BaseResponse
 
+from webapp.blueprints.guards import parse_id
 from webapp.blueprints.manage import bp
 from webapp.blueprints.manage.forms import ACTION_LABELS, ActionForm, AddRegistrantForm, AttendeeFilterForm, MessageForm
 from webapp.blueprints.manage.program_forms import DuplicateForm, ProgramForm
@@ -164,7 +165,9 @@ def _registration_actions(program: Program, registration: Registration) -> list[
 def actions(program_id: int) -> BaseResponse:
     program = _program(program_id)
     form = ActionForm()
-    back = url_for(".attendees", program_id=program.id) + "?" + (form.filter.data or "")
+    # Re-encoded: the hidden field comes back as typed, and a raw line break in a
+    # Location header is refused.
+    back = url_for(".attendees", program_id=program.id) + "?" + urlencode(parse_qsl(form.filter.data or ""))
     if not form.validate_on_submit():
         flash(_("That action could not be applied. Please try again."), "error")
         return redirect(back, code=303)
@@ -172,7 +175,7 @@ def actions(program_id: int) -> BaseResponse:
         query = _filter_from(MultiDict(parse_qsl(form.filter.data or "")))[1]
         ids = list(db.session.scalars(select(Registration.id).where(*conditions(program, query))))
     else:
-        ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+        ids = [i for i in map(parse_id, request.form.getlist("ids")) if i is not None]
     if not ids:
         flash(_("Select at least one registrant first."), "error")
         return redirect(back, code=303)
@@ -364,9 +367,9 @@ def _grow(form: ProgramForm) -> bool:
     if request.form.get("add_question"):
         form.questions.append_entry()
         return True
-    move = request.form.get("move_question_up", "")
-    if move.isdigit() and 0 < int(move) < len(form.questions.entries):
-        form.swap_questions(int(move) - 1, int(move))
+    move = parse_id(request.form.get("move_question_up", ""))
+    if move is not None and move < len(form.questions.entries):
+        form.swap_questions(move - 1, move)
         return True
     return False
 

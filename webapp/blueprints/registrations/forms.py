@@ -6,6 +6,7 @@ import json
 from functools import lru_cache
 from typing import Any, ClassVar
 
+from email_validator import EmailNotValidError, validate_email
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import _FlaskFormCSRF
@@ -26,7 +27,7 @@ from wtforms.widgets import CheckboxInput, ListWidget, Select, html_params
 
 from webapp.services.locales import LANGUAGES, country_choices, country_codes, language_choices
 from webapp.services.registrations import RegistrationInput
-from webapp.services.text import single_line
+from webapp.services.text import multi_line, single_line
 from webapp.services.times import all_timezones, known_timezones, zone_label
 
 
@@ -34,8 +35,44 @@ def _one_line(value: Any) -> Any:
     return single_line(value) if isinstance(value, str) else value
 
 
+def _several_lines(value: Any) -> Any:
+    return multi_line(value) if isinstance(value, str) else value
+
+
 def _email(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value
+    return single_line(value) if isinstance(value, str) else value
+
+
+def deliverable_address(form: Any, field: Field) -> None:
+    """After the general check: an address our mail can reach. The part before the @
+    must be ASCII (a server without SMTPUTF8, most of them, refuses anything else, and
+    the email would fail forever); an internationalised domain is stored in its ASCII
+    form (punycode), which every server accepts."""
+    if field.errors or not field.data:
+        return
+    try:
+        checked = validate_email(field.data, check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError as exc:
+        raise ValidationError(
+            _l(
+                "We cannot yet send email to an address with accented or non-Latin letters before "
+                "the @. Please use another address."
+            )
+        ) from exc
+    address = checked.ascii_email or field.data
+    if len(address) > 254:
+        raise ValidationError(_l("That email address is too long."))
+    field.data = address
+
+
+class MaxLength(Length):
+    """A length limit checked on submission, with its message next to the field, and
+    not written into the page as `maxlength`: a browser would cut a pasted name there
+    without a word, and the registrant would never know."""
+
+    def __init__(self, max: int, message: Any) -> None:
+        super().__init__(max=max, message=message)
+        self.field_flags = {}
 
 
 class ListSelect(Select):
@@ -133,7 +170,7 @@ class RegistrationForm(FlaskForm):
         filters=[_one_line],
         validators=[
             DataRequired(_l("Please enter your name.")),
-            Length(max=200, message=_l("Please shorten your name to at most 200 characters.")),
+            MaxLength(200, _l("Please shorten your name to at most 200 characters.")),
         ],
     )
     email = EmailField(
@@ -141,11 +178,12 @@ class RegistrationForm(FlaskForm):
         filters=[_email],
         validators=[
             DataRequired(_l("Please enter your email address.")),
-            Length(max=254, message=_l("That email address is too long.")),
+            MaxLength(254, _l("That email address is too long.")),
             Email(
                 message=_l("Please enter a valid email address, like name@example.com."),
                 check_deliverability=False,
             ),
+            deliverable_address,
         ],
     )
     country = SelectField(
@@ -157,12 +195,12 @@ class RegistrationForm(FlaskForm):
     organisation = StringField(
         _l("Organisation"),
         filters=[_one_line],
-        validators=[Length(max=200, message=_l("Please shorten this to at most 200 characters."))],
+        validators=[MaxLength(200, _l("Please shorten this to at most 200 characters."))],
     )
     job_title = StringField(
         _l("Job title"),
         filters=[_one_line],
-        validators=[Length(max=200, message=_l("Please shorten this to at most 200 characters."))],
+        validators=[MaxLength(200, _l("Please shorten this to at most 200 characters."))],
     )
     language = SelectField(
         _l("Preferred language for emails"), default="en", validate_choice=False, widget=ListSelect()
@@ -231,7 +269,11 @@ def _question_field(question: dict[str, Any], locale: str) -> Any:
         return BooleanField(label, validators=[DataRequired(message)] if required else [])
     presence = [InputRequired(message)] if required else [Optional()]
     if kind == "long_text":
-        return TextAreaField(label, filters=[_strip], validators=[*presence, Length(max=5000)])
+        return TextAreaField(
+            label,
+            filters=[_several_lines],
+            validators=[*presence, MaxLength(5000, _l("Please shorten this to at most 5000 characters."))],
+        )
     if kind == "single_choice":
         choices = [SelectChoice(o) for o in question.get("options", [])]
         return RadioField(label, choices=choices, validators=[InputRequired(message)] if required else [Optional()])
@@ -247,7 +289,11 @@ def _question_field(question: dict[str, Any], locale: str) -> Any:
     if kind == "country":
         choices = (SelectChoice("", _l("Choose a country")), *(SelectChoice(c, n) for c, n in country_choices(locale)))
         return SelectField(label, choices=choices, validators=presence, widget=ListSelect())
-    return StringField(label, filters=[_one_line], validators=[*presence, Length(max=500)])
+    return StringField(
+        label,
+        filters=[_one_line],
+        validators=[*presence, MaxLength(500, _l("Please shorten this to at most 500 characters."))],
+    )
 
 
 def registration_form_for(questions: list[dict[str, Any]], locale: str) -> type[RegistrationForm]:
@@ -263,7 +309,3 @@ def _form_with_questions(questions_json: str, locale: str) -> type[RegistrationF
     questions = json.loads(questions_json)
     fields = {f"{QUESTION_PREFIX}{q['key']}": _question_field(q, locale) for q in questions}
     return type("ProgramRegistrationForm", (RegistrationForm,), fields)
-
-
-def _strip(value: Any) -> Any:
-    return value.strip() if isinstance(value, str) else value

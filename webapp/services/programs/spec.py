@@ -12,9 +12,12 @@ from urllib.parse import urlsplit
 
 from webapp.models import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Program
 from webapp.services.errors import ProgramImportError
-from webapp.services.text import single_line, slugify
+from webapp.services.text import has_control_characters, multi_line, single_line, slugify
 from webapp.services.times import is_valid_timezone, parse_iso_datetime
 
+# Bounds that keep every value inside its column and every date arithmetic in range.
+MAX_CAPACITY = 1_000_000
+FIRST_YEAR, LAST_YEAR = 2000, 2999
 _SLUG = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 _OFFSET = re.compile(r"^\s*(\d+)\s*([mhd])\s*$")
 _KNOWN_FIELDS = {
@@ -160,7 +163,7 @@ def validate_program_data(data: Any) -> ProgramSpec:
         if not isinstance(value, str):
             problems.append(f"{key}: must be text")
             return ""
-        cleaned = single_line(value) if one_line else value.replace("\r\n", "\n").strip()
+        cleaned = single_line(value) if one_line else multi_line(value)
         if len(cleaned) > max_length:
             problems.append(f"{key}: must be at most {max_length} characters (it has {len(cleaned)})")
         return cleaned
@@ -175,13 +178,20 @@ def validate_program_data(data: Any) -> ProgramSpec:
             problems.append(f"{label}: must be an ISO 8601 date and time, e.g. 2026-09-28T14:00:00+05:00")
             return None
         try:
-            return parse_iso_datetime(value)
+            parsed = parse_iso_datetime(value)
+        except OverflowError:  # e.g. 9999-12-31T23:59-05:00 is past year 9999 in UTC
+            parsed = None
         except ValueError as exc:
             if str(exc) == "no UTC offset":
                 problems.append(f"{label}: {value!r} has no UTC offset; write e.g. {value}+05:00")
             else:
                 problems.append(f"{label}: {value!r} is not an ISO 8601 date and time")
             return None
+        if parsed is None or not FIRST_YEAR <= parsed.year <= LAST_YEAR:
+            # Far dates overflow when moved (a copy, a time zone, a reminder offset).
+            problems.append(f"{label}: must be in the years {FIRST_YEAR} to {LAST_YEAR}")
+            return None
+        return parsed
 
     def flag(key: str, default: bool) -> bool:
         value = data.get(key, default)
@@ -210,8 +220,12 @@ def validate_program_data(data: Any) -> ProgramSpec:
     deadline = when("registration_deadline", data, "registration_deadline")
 
     capacity = data.get("capacity")
-    if capacity is not None and (not isinstance(capacity, int) or isinstance(capacity, bool) or capacity < 1):
-        problems.append("capacity: must be a whole number of at least 1, or null for unlimited seats")
+    if capacity is not None and (
+        not isinstance(capacity, int) or isinstance(capacity, bool) or not 1 <= capacity <= MAX_CAPACITY
+    ):
+        problems.append(
+            f"capacity: must be a whole number of at least 1 and at most {MAX_CAPACITY:,}, or null for unlimited seats"
+        )
         capacity = None
 
     waitlist = flag("waitlist", False)
@@ -263,16 +277,20 @@ def validate_program_data(data: Any) -> ProgramSpec:
             problems.append(f"{label}.join_url: must be text")
             join_url = ""
         elif join_url:
-            parts = urlsplit(join_url)
-            if (parts.scheme != "https" and parts.scheme != "http") or not parts.netloc or len(join_url) > 500:
-                problems.append(f"{label}.join_url: {join_url!r} is not an http(s) link")
+            if has_control_characters(join_url) or any(c.isspace() for c in join_url):
+                # urlsplit would quietly drop a CR/LF; stored, it breaks the .ics and the email.
+                problems.append(f"{label}.join_url: must not contain spaces, line breaks or control characters")
+            else:
+                parts = urlsplit(join_url)
+                if (parts.scheme != "https" and parts.scheme != "http") or not parts.netloc or len(join_url) > 500:
+                    problems.append(f"{label}.join_url: {join_url!r} is not an http(s) link")
         passcode = raw.get("passcode") or ""
         if not isinstance(passcode, str) or len(passcode) > 64:
             problems.append(f"{label}.passcode: must be text of at most 64 characters")
             passcode = ""
         zoom_id = raw.get("zoom_meeting_id")
-        if zoom_id is not None and not isinstance(zoom_id, str | int):
-            problems.append(f"{label}.zoom_meeting_id: must be text")
+        if zoom_id is not None and (not isinstance(zoom_id, str | int) or len(str(zoom_id)) > 64):
+            problems.append(f"{label}.zoom_meeting_id: must be text of at most 64 characters")
             zoom_id = None
         if not join_url and not zoom_id:
             problems.append(f"{label}.join_url: is required (the link participants use to join)")
@@ -284,7 +302,7 @@ def validate_program_data(data: Any) -> ProgramSpec:
                     ends_at=ends,
                     join_url=join_url,
                     passcode=single_line(passcode),
-                    zoom_meeting_id=str(zoom_id) if zoom_id is not None else None,
+                    zoom_meeting_id=single_line(str(zoom_id)) if zoom_id is not None else None,
                 )
             )
 
