@@ -229,7 +229,7 @@ def register_error_handlers(app: Flask) -> None:
     def unexpected_error(error: Exception) -> Any:
         # The path may hold a self-service token; the filter below masks it (and any
         # email address in the traceback) in whatever handler receives the record.
-        log.exception("unhandled error on %s %s", request.method, redact(request.path))
+        log.exception("unhandled error on %s %r", request.method, redact(request.path))  # %r: no raw control characters
         db.session.rollback()
         return render_template("errors/500.html"), 500
 

@@ -272,8 +272,8 @@ def test_an_unexpected_error_logs_no_token_email_or_bound_values(app: Flask, cap
     assert first.status_code == second.status_code == 500
     assert "Something went wrong on our side" in first.get_data(as_text=True)
     logged = caplog.text
-    assert "unhandled error on GET /r/<token>/divide" in logged
-    assert "unhandled error on GET /r/<token>/cast" in logged
+    assert "unhandled error on GET '/r/<token>/divide'" in logged
+    assert "unhandled error on GET '/r/<token>/cast'" in logged
     assert "division by zero" in logged  # the cause is still there
     assert secret not in logged
     assert name not in logged
@@ -317,3 +317,20 @@ def test_the_development_server_request_log_shows_no_token(app: Flask, caplog: p
         thread.join(timeout=10)
     assert "GET /r/<token>/cancel?email=<email>" in caplog.text
     assert secret not in caplog.text and "ayesha" not in caplog.text
+
+
+def test_an_unexpected_error_on_a_path_with_a_line_break_logs_one_line(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A path is typed by the client: its control characters must not forge log lines."""
+
+    def fail(rest: str) -> str:
+        raise RuntimeError("boom")
+
+    app.add_url_rule("/fail/<rest>", "fail", fail)
+    with caplog.at_level(logging.ERROR):
+        response = app.test_client().get("/fail/x%0d%0aFORGED%20log%20line")
+    assert response.status_code == 500
+    [record] = [r for r in caplog.records if "unhandled error" in r.getMessage()]
+    assert "\n" not in record.getMessage() and "\r" not in record.getMessage()
+    assert "\\r\\nFORGED" in record.getMessage()
