@@ -98,7 +98,6 @@ def register_celery(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from webapp.blueprints.auth import bp as auth_bp
     from webapp.blueprints.health import bp as health_bp
-    from webapp.blueprints.manage import bp as manage_bp
     from webapp.blueprints.organiser import bp as organiser_bp
     from webapp.blueprints.public import bp as public_bp
     from webapp.blueprints.registrations import bp as registrations_bp
@@ -107,7 +106,6 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(registrations_bp)
     app.register_blueprint(auth_bp)
     app.register_blueprint(organiser_bp)
-    app.register_blueprint(manage_bp)
     app.register_blueprint(health_bp)
     # The mailbox exists only in the embedded default (and tests that ask for it).
     if app.config["DEV_MAILBOX_DIR"] and app.config["ROLLCALL_ENV"] != "production":
@@ -190,7 +188,7 @@ PERMISSIONS_POLICY = ", ".join(
 
 # Pages of people's data that no browser or shared cache should keep: the organiser
 # console (programs, attendee lists, exports, messages), its sign-in, the dev mailbox.
-NO_STORE_BLUEPRINTS = frozenset({"auth", "organiser", "manage", "devmailbox"})
+NO_STORE_BLUEPRINTS = frozenset({"auth", "organiser", "devmailbox"})
 
 
 def register_security_headers(app: Flask) -> None:

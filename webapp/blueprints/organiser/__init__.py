@@ -1,7 +1,19 @@
-"""The organiser console (behind sign-in)."""
+"""The organiser console, behind sign-in: programs (`programs`), their attendees
+(`attendees`) and messages to them (`messages`). Every view loads its program through
+`common.program_for`; a program the organiser may not see answers 404, like one that
+does not exist, from the one handler below."""
 
-from flask import Blueprint
+from flask import Blueprint, render_template
+from werkzeug.wrappers import Response
+
+from webapp.services.errors import ProgramNotFound
 
 bp = Blueprint("organiser", __name__, url_prefix="/organiser")
 
-from webapp.blueprints.organiser import views  # noqa: E402,F401
+
+@bp.errorhandler(ProgramNotFound)
+def program_not_found(error: ProgramNotFound) -> tuple[str, int] | Response:
+    return render_template("errors/404.html", error=error), 404
+
+
+from webapp.blueprints.organiser import attendees, messages, programs  # noqa: E402,F401
