@@ -198,10 +198,9 @@ def load(mode: str | None = None, **overrides: Any) -> dict[str, Any]:
         # task; requests never wait for the broker) or "inline" (each request publishes
         # its own; what the worker and beat do, and the tests unless they ask).
         "OUTBOX_DOORBELL": os.environ.get("OUTBOX_DOORBELL") or ("inline" if mode == "testing" else "thread"),
-        # The window: an email waits at most this long before it is handed over. Each
-        # hand-over (a Celery task to Redis) costs about 0.4 ms of CPU in the web
-        # process however many emails it carries; in a rush, 0.25 s makes it 30-odd
-        # emails per task instead of a handful (`bench/rush.py`).
+        # The window: an email waits at most this long before it is handed over. A
+        # hand-over costs the web process the same however many emails it carries, so
+        # in a rush a short window gathers many per task (docs/performance.md).
         "OUTBOX_DOORBELL_WINDOW_SECONDS": _float("OUTBOX_DOORBELL_WINDOW_SECONDS", 0.25),
         # How long a web process reuses the program row a submitted registration form
         # needs (`programs.get_form_program`); the rules are judged afresh regardless.

@@ -78,9 +78,9 @@ class MaxLength(Length):
 
 class ListSelect(Select):
     """A ``<select>`` for a long list that does not change (every country, every time
-    zone). WTForms renders each ``<option>`` through its escaping and formatting, some
-    25 µs apiece: with 850 of them, that was most of the form page's time (every
-    registrant loads it). Here a list's options are rendered once, in both states, and
+    zone). WTForms renders each ``<option>`` through its escaping and formatting, and
+    with some 850 of them that was most of the form page's time (every registrant loads
+    it; see docs/performance.md). Here a list's options are rendered once, in both states, and
     each page only picks the chosen one. Lists must be tuples (immutable) to be reused;
     anything else is rendered the ordinary way."""
 

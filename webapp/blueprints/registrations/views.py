@@ -116,7 +116,7 @@ def _full_message() -> str:
 # The address just registered, for the "check your inbox" page to show (so a typo can
 # be seen), in a cookie of its own: only that page's path receives it, and only for a
 # few minutes. Not in the session: re-signing the session cookie on every registration
-# cost about 0.18 ms of CPU, a tenth of the request (`bench/rush.py`), and a signed session
+# was a measurable part of the request (docs/performance.md), and a signed session
 # hides its contents no better than this does (both are readable, neither is sent
 # elsewhere). The page only ever displays it, escaped, to the browser that sent it.
 DONE_COOKIE = "rollcall_registered"
