@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 from psycopg.rows import namedtuple_row
 from psycopg.types.json import Jsonb
-from sqlalchemy import Engine, Insert, Table, TextClause, bindparam, event, text
+from sqlalchemy import TIMESTAMP, Engine, Insert, Table, TextClause, bindparam, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +35,19 @@ from webapp.extensions import db
 def dialect_name() -> str:
     """ "postgresql" or "sqlite": the database the current session talks to."""
     return db.session.get_bind().dialect.name
+
+
+def database_now() -> datetime:
+    """The one clock the rules are judged with: PostgreSQL's ``clock_timestamp()`` (the
+    same clock the one-statement registration reads, and read at the moment of asking,
+    so after a lock the caller waited for), or, for SQLite, which runs in this process,
+    this process's clock. Always in UTC."""
+    if is_postgresql():
+        return db.session.scalar(_CLOCK).astimezone(UTC)
+    return datetime.now(UTC)
+
+
+_CLOCK = text("SELECT clock_timestamp()").columns(clock=TIMESTAMP(timezone=True))
 
 
 def is_postgresql() -> bool:

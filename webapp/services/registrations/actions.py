@@ -7,8 +7,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 
+from webapp.database import database_now
 from webapp.extensions import db
-from webapp.models import Program, Registration, utcnow
+from webapp.models import Program, Registration
 from webapp.services import audit
 from webapp.services.audit import Actor
 from webapp.services.errors import ProgramFull, RegistrationExists
@@ -43,7 +44,7 @@ def promote_from_waitlist(program: Program, *, actor: Actor) -> list[int]:
     )
     if free is not None:
         query = query.limit(free)
-    now = utcnow()
+    now = database_now()
     email_ids: list[int] = []
     for registration in db.session.scalars(query):
         set_status(registration, "confirmed", now)
@@ -115,7 +116,7 @@ def apply_action(program_id: int, registration_ids: list[int], action: str, *, a
     result = ActionResult()
     with unit_of_work():
         program = lock_program(program_id)
-        now = utcnow()
+        now = database_now()
         registrations = list(
             db.session.scalars(
                 select(Registration)
@@ -175,7 +176,7 @@ def add_registrant(
     email_normalized = normalize_email(data.email)
     with unit_of_work():
         program = lock_program(program_id)
-        now = utcnow()
+        now = database_now()
         existing = db.session.scalar(
             select(Registration).where(
                 Registration.program_id == program.id, Registration.email_normalized == email_normalized

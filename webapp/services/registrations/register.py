@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Boolean, TextClause, bindparam, select, text
 from sqlalchemy.exc import IntegrityError
 
-from webapp.database import compile_for_driver, is_postgresql, run_alone
+from webapp.database import compile_for_driver, database_now, is_postgresql, run_alone
 from webapp.extensions import db
 from webapp.models import AuditEntry, Email, Program, Registration, utcnow
 from webapp.services import audit
@@ -219,7 +219,7 @@ def _register_newcomer(
 def _register(program_id: int, data: RegistrationInput, email_normalized: str, actor: Actor) -> RegistrationOutcome:
     with unit_of_work():
         program = lock_program(program_id)
-        now = utcnow()
+        now = database_now()
         decision = rules.decide_newcomer(program, program.confirmed_count, now)
         _refuse_if_closed(decision, program.status, program.registration_deadline, program.registration_opens_at)
         existing = db.session.scalar(
