@@ -55,7 +55,7 @@ def login() -> str | BaseResponse:
 def logout() -> BaseResponse:
     form = LogoutForm()
     if form.validate_on_submit():
-        sign_out_everywhere(current_user._get_current_object())  # type: ignore[attr-defined]
+        sign_out_everywhere(current_user)  # the proxy forwards the change to the organiser
         logout_user()
         session.clear()
         flash(_("You are signed out."), "info")
