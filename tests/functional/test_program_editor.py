@@ -14,7 +14,7 @@ from sqlalchemy import select
 from tests.conftest import registration_input
 from tests.functional.helpers import csrf_token, sign_in
 from webapp.extensions import db
-from webapp.models import Email, Organiser, Program, ProgramSession
+from webapp.models import AuditEntry, Email, Organiser, Program, ProgramSession
 from webapp.services.audit import Actor
 from webapp.services.registrations import register_participant
 
@@ -236,7 +236,9 @@ def test_the_editor_cannot_take_another_programs_slug(app: Flask, make_program: 
         assert db.session.get(Program, mine_id).slug == "grid-storage"
 
 
-def test_a_status_change_keeps_the_zoom_meeting_id(app: Flask, make_program: Callable[..., int]) -> None:
+def test_a_status_change_changes_only_the_status(app: Flask, make_program: Callable[..., int]) -> None:
+    """Issue 10: publishing is an update of the status, not a rewrite of the program (a
+    re-import once dropped every session's Zoom meeting id)."""
     from webapp.services.programs import set_program_status
 
     program_id = make_program(status="draft")
@@ -244,5 +246,12 @@ def test_a_status_change_keeps_the_zoom_meeting_id(app: Flask, make_program: Cal
         session = db.session.get(Program, program_id).sessions[0]
         session.zoom_meeting_id = "81234567890"
         db.session.commit()
+        before = db.session.get(Program, program_id)
+        sequence = before.sessions[0].ics_sequence
         set_program_status(program_id, "published", actor=Actor.system())
-        assert db.session.get(Program, program_id).sessions[0].zoom_meeting_id == "81234567890"
+        db.session.expire_all()
+        after = db.session.get(Program, program_id)
+        assert after.status == "published" and after.sessions[0].zoom_meeting_id == "81234567890"
+        assert after.sessions[0].ics_sequence == sequence
+        actions = list(db.session.scalars(select(AuditEntry.action).where(AuditEntry.program_id == program_id)))
+        assert actions[-1] == "program.status" and "program.updated" not in actions

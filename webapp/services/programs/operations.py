@@ -15,7 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from webapp.extensions import db
-from webapp.models import Organiser, Program, ProgramSession, utcnow
+from webapp.models import PROGRAM_STATUSES, Organiser, Program, ProgramSession, utcnow
 from webapp.services import audit, notifications
 from webapp.services.audit import Actor
 from webapp.services.errors import ProgramImportError, ProgramNotFound
@@ -178,10 +178,27 @@ def _save(program: Program, spec: ProgramSpec, *, actor: Actor, created: bool) -
 
 
 def set_program_status(program_id: int, status: str, *, actor: Actor) -> Program:
-    """Publish, close, cancel or archive. Cancelling emails everyone still registered.
-    Side effects as `import_program`."""
-    program = get_program(program_id)
-    return update_program(program_id, program_file(program) | {"status": status}, actor=actor)
+    """Publish, close, cancel, archive or return to draft. Only the status changes: the
+    rest of the program is not rewritten. Cancelling emails everyone still registered;
+    publishing fills any free seats from the waiting list. One `unit_of_work`. Raises
+    ProgramNotFound, or ProgramImportError for a status that does not exist."""
+    if status not in PROGRAM_STATUSES:
+        raise ProgramImportError([f"status: must be one of {', '.join(PROGRAM_STATUSES)}"])
+    with unit_of_work():
+        program = db.session.scalar(select(Program).where(Program.id == program_id).with_for_update())
+        if program is None:
+            raise ProgramNotFound(str(program_id))
+        previous = program.status
+        if status == previous:
+            return program
+        program.status = status
+        audit.record(actor, "program.status", program=program, previous=previous, status=status)
+        if status == "cancelled":
+            audit.record(actor, "program.cancelled", program=program)
+            notifications.program_cancelled(program)
+        elif status == "published":
+            promote_from_waitlist(program, actor=actor)
+    return program
 
 
 def duplicate_program(program_id: int, *, slug: str, first_start: datetime, actor: Actor) -> Program:
