@@ -86,7 +86,7 @@ def register_extensions(app: Flask) -> None:
 def register_celery(app: Flask) -> None:
     """Celery, and the doorbell web processes ring it with (`webapp.services.doorbell`)."""
     from webapp.services.doorbell import Doorbell
-    from webapp.services.outbox import publish
+    from webapp.services.transactions import publish
 
     init_celery(app)
     app.extensions["doorbell"] = Doorbell(app, publish)

@@ -15,8 +15,8 @@ from tests.functional.helpers import register
 from webapp.extensions import db
 from webapp.models import Email
 from webapp.services.audit import Actor
-from webapp.services.outbox import DELIVER_TASK
 from webapp.services.registrations import register_participant
+from webapp.services.transactions import DELIVER_TASK
 
 pytestmark = pytest.mark.worker
 

@@ -276,7 +276,7 @@ def test_two_beats_and_a_task_enqueued_twice_send_one_email(
     make_program: Callable[..., int],
     tmp_path: Path,
 ) -> None:
-    from webapp.services.outbox import DELIVER_TASK
+    from webapp.services.transactions import DELIVER_TASK
 
     program_id = _reminder_due_now(app, make_program, redis_url, 20)
     with app.app_context():

@@ -5,7 +5,7 @@ A registration's request used to publish its own Celery task before answering. T
 made every participant wait for Redis (seconds when it is down, while kombu gives up)
 and cost each request a task of its own. Here the request only puts the row ids on an
 in-process queue; one thread per process collects what arrives within
-``OUTBOX_DOORBELL_WINDOW_SECONDS`` and publishes it with `outbox.publish` (up to
+``OUTBOX_DOORBELL_WINDOW_SECONDS`` and publishes it with `transactions.publish` (up to
 ``MAIL_BATCH_SIZE`` ids per task, which the worker sends over one SMTP connection).
 
 Nothing can be lost that the database has: the rows are committed before they are

@@ -1,7 +1,8 @@
 """Emails to everyone concerned when a session or program changes.
 
 Each function adds outbox rows to the caller's transaction (one statement however many
-registrants) and returns their ids; the caller commits, then calls `outbox.dispatch`.
+registrants) and returns their ids; the caller's `unit_of_work` hands them over after it
+commits.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.utils import make_msgid
 from typing import Any, Protocol
@@ -22,10 +22,9 @@ from sqlalchemy import Select, and_, func, or_, select, update
 from webapp.database import insert_ignoring_duplicates, insert_skipping_conflicts, is_postgresql
 from webapp.extensions import db
 from webapp.models import Email, ProgramSession, utcnow
+from webapp.services.transactions import promise, unit_of_work
 
 log = logging.getLogger(__name__)
-
-DELIVER_TASK = "worker.tasks.emails.deliver_emails"
 
 
 def message_id_domain() -> str:
@@ -57,10 +56,10 @@ def queue_email(
     session: ProgramSession | None = None,
     payload: dict[str, Any] | None = None,
 ) -> int | None:
-    """Add an outbox row to the caller's transaction; the caller commits, then calls
-    `dispatch`. Returns its id, or None if a row with the same dedupe key exists (the
-    email was already promised). The default key makes one email per kind per status change.
-    Inside `unit_of_work` the row is dispatched after the commit without more ado.
+    """Add an outbox row to the caller's `unit_of_work`, which hands it to the worker
+    after the commit. Returns its id, or None if a row with the same dedupe key exists
+    (the email was already promised). The default key makes one email per kind per
+    status change.
     One INSERT ... ON CONFLICT DO NOTHING: no read first, no race."""
     now = utcnow()
     values = {
@@ -77,19 +76,8 @@ def queue_email(
         "enqueued_at": now,
     }
     email_id = db.session.scalar(_QUEUE_ONE, values)
-    _promise([email_id] if email_id else [])
+    promise([email_id] if email_id else [])
     return email_id
-
-
-def _promise(ids: list[int]) -> None:
-    """Remember the rows this transaction wrote, for `unit_of_work` to dispatch after
-    it commits."""
-    db.session.info.setdefault("promised_emails", []).extend(ids)
-
-
-def take_promised() -> list[int]:
-    """The rows promised since the last call (see `_promise`), forgetting them."""
-    return db.session.info.pop("promised_emails", [])
 
 
 def new_message_id() -> str:
@@ -128,8 +116,8 @@ def queue_bulk(
 ) -> list[int]:
     """Write one outbox row per (registration id, email) that `recipients` selects, in
     one statement, skipping any whose dedupe key exists already (so running it twice,
-    or on two machines at once, promises each email once). The caller commits, then
-    calls `dispatch`. Returns the ids of the rows written."""
+    or on two machines at once, promises each email once), in the caller's
+    `unit_of_work`. Returns the ids of the rows written."""
     rows = db.session.execute(recipients).all()
     if not rows:
         return []
@@ -156,52 +144,8 @@ def queue_bulk(
     ids: list[int] = []
     for start in range(0, len(values), 5000):
         ids += list(db.session.scalars(statement, values[start : start + 5000]))
-    _promise(ids)
+    promise(ids)
     return ids
-
-
-def dispatch(email_ids: Iterable[int]) -> None:
-    """Ring the worker's doorbell for committed rows. Never raises.
-
-    With ``OUTBOX_DOORBELL = "thread"`` (web processes) the ids are handed to this
-    process's `Doorbell`, which publishes them from a background thread, many per task,
-    so a request never waits for the broker; with ``"inline"`` (the worker, beat, the
-    tests) they are published here and now."""
-    ids = list(email_ids)
-    if not ids:
-        return
-    if current_app.config["OUTBOX_DOORBELL"] == "thread":
-        current_app.extensions["doorbell"].ring(ids)
-    else:
-        publish(ids)
-
-
-def publish(ids: list[int]) -> None:
-    """Enqueue delivery tasks for committed rows, in batches that share one SMTP
-    connection. Never raises: with the broker down, the rows are marked as not
-    enqueued so the next sweep sends them."""
-    celery = current_app.extensions["celery"]
-    size = max(int(current_app.config["MAIL_BATCH_SIZE"]), 1)
-    failed: list[int] = []
-    for start in range(0, len(ids), size):
-        batch = ids[start : start + size]
-        try:
-            celery.send_task(DELIVER_TASK, args=[batch])
-        except Exception as exc:  # the broker is down or unreachable; the sweep retries
-            log.warning("could not enqueue %d email(s): %s", len(batch), exc)
-            failed += batch
-    if failed:
-        try:
-            db.session.execute(
-                update(Email)
-                .where(Email.id.in_(failed))
-                .values(enqueued_at=None)
-                .execution_options(synchronize_session=False)
-            )
-            db.session.commit()
-        except Exception:  # the database is the source of truth; the sweep will requeue
-            db.session.rollback()
-            log.exception("could not mark %d email(s) as not enqueued", len(failed))
 
 
 def claim(email_ids: list[int]) -> list[int]:
@@ -219,16 +163,16 @@ def claim(email_ids: list[int]) -> list[int]:
     )
     if is_postgresql():
         due = due.with_for_update(skip_locked=True)
-    claimed = set(
-        db.session.scalars(
-            update(Email)
-            .where(Email.id.in_(due.scalar_subquery()))
-            .values(status="sending", claimed_at=now, attempts=Email.attempts + 1)
-            .returning(Email.id)
-            .execution_options(synchronize_session=False)
+    with unit_of_work():
+        claimed = set(
+            db.session.scalars(
+                update(Email)
+                .where(Email.id.in_(due.scalar_subquery()))
+                .values(status="sending", claimed_at=now, attempts=Email.attempts + 1)
+                .returning(Email.id)
+                .execution_options(synchronize_session=False)
+            )
         )
-    )
-    db.session.commit()
     return [i for i in email_ids if i in claimed]
 
 
@@ -236,24 +180,24 @@ def mark_sent(email_ids: list[int], sent_at: datetime | None = None) -> None:
     """Record delivery of claimed rows. Commits."""
     if not email_ids:
         return
-    db.session.execute(
-        update(Email)
-        .where(Email.id.in_(email_ids), Email.status == "sending")
-        .values(status="sent", sent_at=sent_at or utcnow(), last_error=None)
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+    with unit_of_work():
+        db.session.execute(
+            update(Email)
+            .where(Email.id.in_(email_ids), Email.status == "sending")
+            .values(status="sent", sent_at=sent_at or utcnow(), last_error=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
 def mark_final(email_id: int, status: str, error: str) -> None:
-    """failed or expired, with the reason kept for organisers."""
-    db.session.execute(
-        update(Email)
-        .where(Email.id == email_id, Email.status == "sending")
-        .values(status=status, last_error=error[:2000])
-        .execution_options(synchronize_session=False)
-    )
-    db.session.commit()
+    """failed or expired, with the reason kept for organisers. Commits."""
+    with unit_of_work():
+        db.session.execute(
+            update(Email)
+            .where(Email.id == email_id, Email.status == "sending")
+            .values(status=status, last_error=error[:2000])
+            .execution_options(synchronize_session=False)
+        )
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -266,21 +210,20 @@ def retry_delay(attempts: int) -> timedelta:
 
 def mark_transient_failure(email_id: int, error: str) -> str:
     """Back to pending with a later next attempt, or failed when attempts are used up.
-    Returns the new status."""
-    email = db.session.get(Email, email_id, populate_existing=True)
-    if email is None or email.status != "sending":
-        db.session.rollback()
-        return email.status if email else "missing"
-    if email.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
-        email.status = "failed"
-        email.last_error = f"gave up after {email.attempts} attempts: {error}"[:2000]
-    else:
-        email.status = "pending"
-        email.last_error = error[:2000]
-        email.next_attempt_at = utcnow() + retry_delay(email.attempts)
-        email.enqueued_at = None  # the sweep enqueues it when it is due
-    db.session.commit()
-    return email.status
+    Commits; returns the new status."""
+    with unit_of_work():
+        email = db.session.get(Email, email_id, populate_existing=True)
+        if email is None or email.status != "sending":
+            return email.status if email else "missing"
+        if email.attempts >= current_app.config["MAIL_MAX_ATTEMPTS"]:
+            email.status = "failed"
+            email.last_error = f"gave up after {email.attempts} attempts: {error}"[:2000]
+        else:
+            email.status = "pending"
+            email.last_error = error[:2000]
+            email.next_attempt_at = utcnow() + retry_delay(email.attempts)
+            email.enqueued_at = None  # the sweep enqueues it when it is due
+        return email.status
 
 
 def sweep_outbox(limit: int = 1000) -> dict[str, int]:
@@ -291,13 +234,13 @@ def sweep_outbox(limit: int = 1000) -> dict[str, int]:
     """
     now = utcnow()
     timeout = timedelta(seconds=current_app.config["MAIL_SENDING_TIMEOUT_SECONDS"])
-    reclaimed = db.session.execute(
-        update(Email)
-        .where(Email.status == "sending", Email.claimed_at < now - timeout)
-        .values(status="pending", enqueued_at=None, last_error="delivery interrupted; retrying")
-        .execution_options(synchronize_session=False)
-    ).rowcount
-    db.session.commit()
+    with unit_of_work():
+        reclaimed = db.session.execute(
+            update(Email)
+            .where(Email.status == "sending", Email.claimed_at < now - timeout)
+            .values(status="pending", enqueued_at=None, last_error="delivery interrupted; retrying")
+            .execution_options(synchronize_session=False)
+        ).rowcount
 
     requeue_before = now - timedelta(seconds=current_app.config["OUTBOX_REQUEUE_AFTER_SECONDS"])
     due = select(Email.id).where(
@@ -308,16 +251,16 @@ def sweep_outbox(limit: int = 1000) -> dict[str, int]:
     if is_postgresql():
         # Two beats (or a beat and a manual sweep) never enqueue the same rows at once.
         due = due.with_for_update(skip_locked=True)
-    ids = list(db.session.scalars(due.order_by(Email.id).limit(limit)))
-    if ids:
-        db.session.execute(
-            update(Email)
-            .where(and_(Email.id.in_(ids)))
-            .values(enqueued_at=now)
-            .execution_options(synchronize_session=False)
-        )
-    db.session.commit()
-    dispatch(ids)
+    with unit_of_work():
+        ids = list(db.session.scalars(due.order_by(Email.id).limit(limit)))
+        if ids:
+            db.session.execute(
+                update(Email)
+                .where(and_(Email.id.in_(ids)))
+                .values(enqueued_at=now)
+                .execution_options(synchronize_session=False)
+            )
+            promise(ids)
     return {"reclaimed": reclaimed or 0, "enqueued": len(ids)}
 
 
@@ -345,14 +288,14 @@ def retry_failed(email_ids: list[int] | None = None) -> list[int]:
     query = select(Email.id).where(Email.status == "failed")
     if email_ids:
         query = query.where(Email.id.in_(email_ids))
-    ids = list(db.session.scalars(query))
-    if ids:
-        db.session.execute(
-            update(Email)
-            .where(Email.id.in_(ids))
-            .values(status="pending", attempts=0, next_attempt_at=None, enqueued_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-    db.session.commit()
-    dispatch(ids)
+    with unit_of_work():
+        ids = list(db.session.scalars(query))
+        if ids:
+            db.session.execute(
+                update(Email)
+                .where(Email.id.in_(ids))
+                .values(status="pending", attempts=0, next_attempt_at=None, enqueued_at=utcnow())
+                .execution_options(synchronize_session=False)
+            )
+            promise(ids)
     return ids

@@ -10,11 +10,19 @@ never commit or roll back themselves.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from flask import current_app
+from sqlalchemy import update
+
 from webapp.extensions import db
-from webapp.services.outbox import dispatch, take_promised
+from webapp.models import Email
+
+log = logging.getLogger(__name__)
+
+DELIVER_TASK = "worker.tasks.emails.deliver_emails"
 
 
 @contextmanager
@@ -38,3 +46,60 @@ def unit_of_work() -> Iterator[None]:
     finally:
         db.session.info.pop("in_unit_of_work", None)
     dispatch(take_promised())
+
+
+# --- the emails a unit of work promised, handed to the worker ------------------------
+
+
+def promise(ids: list[int]) -> None:
+    """Remember the rows this transaction wrote, for `unit_of_work` to dispatch after
+    it commits."""
+    db.session.info.setdefault("promised_emails", []).extend(ids)
+
+
+def take_promised() -> list[int]:
+    """The rows promised since the last call (see `_promise`), forgetting them."""
+    return db.session.info.pop("promised_emails", [])
+
+
+def dispatch(email_ids: Iterable[int]) -> None:
+    """Ring the worker's doorbell for committed rows. Never raises.
+
+    With ``OUTBOX_DOORBELL = "thread"`` (web processes) the ids are handed to this
+    process's `Doorbell`, which publishes them from a background thread, many per task,
+    so a request never waits for the broker; with ``"inline"`` (the worker, beat, the
+    tests) they are published here and now."""
+    ids = list(email_ids)
+    if not ids:
+        return
+    if current_app.config["OUTBOX_DOORBELL"] == "thread":
+        current_app.extensions["doorbell"].ring(ids)
+    else:
+        publish(ids)
+
+
+def publish(ids: list[int]) -> None:
+    """Enqueue delivery tasks for committed rows, in batches that share one SMTP
+    connection. Never raises: with the broker down, the rows are marked as not
+    enqueued so the next sweep sends them."""
+    celery = current_app.extensions["celery"]
+    size = max(int(current_app.config["MAIL_BATCH_SIZE"]), 1)
+    failed: list[int] = []
+    for start in range(0, len(ids), size):
+        batch = ids[start : start + size]
+        try:
+            celery.send_task(DELIVER_TASK, args=[batch])
+        except Exception as exc:  # the broker is down or unreachable; the sweep retries
+            log.warning("could not enqueue %d email(s): %s", len(batch), exc)
+            failed += batch
+    if failed:
+        try:
+            with unit_of_work():
+                db.session.execute(
+                    update(Email)
+                    .where(Email.id.in_(failed))
+                    .values(enqueued_at=None)
+                    .execution_options(synchronize_session=False)
+                )
+        except Exception:  # the database is the source of truth; the sweep will requeue
+            log.exception("could not mark %d email(s) as not enqueued", len(failed))

@@ -20,7 +20,7 @@ from webapp.models import AuditEntry, Email, Program, Registration, utcnow
 from webapp.services import audit
 from webapp.services.audit import Actor
 from webapp.services.errors import ProgramFull, ProgramNotFound, RegistrationClosed, RegistrationNotOpen
-from webapp.services.outbox import dispatch, new_message_id, queue_email
+from webapp.services.outbox import new_message_id, queue_email
 from webapp.services.registrations import core, rules
 from webapp.services.registrations.core import (
     EMAIL_FOR_STATUS,
@@ -34,7 +34,7 @@ from webapp.services.registrations.core import (
     set_status,
 )
 from webapp.services.text import normalize_email
-from webapp.services.transactions import unit_of_work
+from webapp.services.transactions import dispatch, unit_of_work
 
 # At most one "you are already registered" email per registration per this long, so
 # the form cannot be used to flood somebody's inbox.
