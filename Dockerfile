@@ -12,6 +12,8 @@ COPY templates templates
 COPY static static
 COPY migrations migrations
 COPY translations translations
+# Compiled catalogues are built here, never committed.
+RUN pybabel compile -d translations
 RUN useradd --system --uid 1000 rollcall && mkdir -p /app/instance && chown rollcall /app/instance
 USER rollcall
 EXPOSE 8000

@@ -20,6 +20,13 @@ if ! have chromium; then
   apt_install chromium || echo "warning: could not install chromium"
 fi
 
+# Chinese in screenshots and the language menu needs a CJK font (Persian and Cyrillic
+# are covered by the fonts chromium brings).
+if ! ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1; then
+  echo "Installing Debian's fonts-noto-cjk for the browser tests..."
+  apt_install fonts-noto-cjk || echo "warning: could not install fonts-noto-cjk"
+fi
+
 # nginx is only run by the tests themselves (a private config on a free port); the
 # package's own service is neither needed nor started here.
 nginx_bin() { have nginx || [ -x /usr/sbin/nginx ]; }

@@ -1,6 +1,6 @@
 // Progressive enhancement only: every page works without this file.
 // 1. Show each <time data-local> also in the viewer's time zone.
-// 2. Preselect the viewer's time zone and language in the participant's registration
+// 2. Preselect the viewer's time zone in the participant's registration
 //    form (the fields marked data-preselect), nowhere else.
 // 3. Focus the error summary after a failed submit.
 // 4. Keep a message's delivery progress current.
@@ -37,13 +37,7 @@
       if (tz.options[i].value === zone) { tz.value = zone; break; }
     }
   }
-  var lang = document.querySelector("select[data-preselect=language]");
-  if (lang && noErrors && navigator.language) {
-    var want = navigator.language.slice(0, 2).toLowerCase();
-    for (var j = 0; j < lang.options.length; j++) {
-      if (lang.options[j].value === want) { lang.value = want; break; }
-    }
-  }
+  // (The email language needs no script: the server preselects the page's language.)
 
   // 3. After a failed submit, focus the error summary (autofocus does it where the
   //    browser honours it on a non-form element); its links focus their field.

@@ -19,13 +19,10 @@ import config
 from webapp.celery_app import init_celery
 from webapp.database import engine_options
 from webapp.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
+from webapp.i18n import language_links, register_i18n, select_locale
 from webapp.redaction import redact, redact_loggers
 
 log = logging.getLogger(__name__)
-
-# UI languages with a translation catalogue (English is the source language).
-UI_LOCALES = ("en",)
-RTL_LANGUAGES = {"ar", "fa", "he", "ur"}
 
 
 # --- database ---------------------------------------------------------------------
@@ -55,10 +52,6 @@ def register_proxy(app: Flask) -> None:
 # --- extensions -------------------------------------------------------------------
 
 
-def _select_locale() -> str:
-    return request.accept_languages.best_match(UI_LOCALES) or "en"
-
-
 def register_extensions(app: Flask) -> None:
     import webapp.models  # noqa: F401  (so Alembic and create_all see every table)
 
@@ -66,7 +59,8 @@ def register_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(config.ROOT / "migrations"), compare_type=True, render_as_batch=True)
     mail.init_app(app)
     csrf.init_app(app)
-    babel.init_app(app, locale_selector=_select_locale)
+    babel.init_app(app, locale_selector=select_locale)
+    register_i18n(app)
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
@@ -138,7 +132,7 @@ def render_markdown(text: str | None) -> Markup:
 
 
 def register_template_helpers(app: Flask) -> None:
-    from webapp.services.locales import country_name
+    from webapp.services.locales import country_name, text_direction
     from webapp.services.times import format_in_zone, format_remaining, zone_label
 
     app.jinja_env.filters["markdown"] = render_markdown
@@ -153,7 +147,8 @@ def register_template_helpers(app: Flask) -> None:
         locale = str(get_locale())
         return {
             "ui_locale": locale,
-            "ui_dir": "rtl" if locale.split("_")[0] in RTL_LANGUAGES else "ltr",
+            "ui_dir": text_direction(locale),
+            "language_links": language_links,
             "has_mailbox": "devmailbox" in app.blueprints,
         }
 

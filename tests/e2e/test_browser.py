@@ -50,7 +50,7 @@ def test_register_for_the_demo_and_find_the_zoom_link_in_the_mailbox(
         expect(page).to_have_url(re.compile(rf"/programs/{demo}/register$"))
         expect(page.get_by_role("heading", level=1)).to_have_text("Register")
 
-        # The browser's zone is preselected; the language follows navigator.language.
+        # The browser's zone is preselected; the emails' language is the page's.
         expect(page.locator("#timezone")).to_have_value("Europe/Istanbul")
         expect(page.locator("#language")).to_have_value("en")
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from flask import Flask
+from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
 from tests.conftest import SMTPServer, registration_input
@@ -167,8 +168,13 @@ def test_the_html_email_and_the_mailbox_fit_a_phone(
     headers = {"Accept-Language": "fa"} if "fa" in view else {}
     context, page = _new_page(browser, problems, extra_http_headers=headers, **options)
     try:
+        # The registrant reads Persian: their confirmation is in Persian, whatever the viewer reads.
+        with app.test_request_context(), force_locale("fa"):
+            subject = gettext("You are registered: %(title)s", title="Lithium-ion basics")
+            open_label = gettext("Open your registration")
+        assert subject != "You are registered: Lithium-ion basics"
         page.goto(f"{live_server.url}/dev/mailbox/")
-        page.locator("table.mailbox").get_by_role("link", name="You are registered").click()
+        page.locator("table.mailbox").get_by_role("link", name=subject).click()
         page.wait_for_load_state()
         _shot(page, f"mail-message-{view}")
         width, viewport = _fits(page)
@@ -178,7 +184,8 @@ def test_the_html_email_and_the_mailbox_fit_a_phone(
         _shot(page, f"mail-html-{view}")
         width, viewport = _fits(page)
         assert width <= viewport, f"the HTML email is {width}px wide on a {viewport}px screen"
-        link = page.get_by_role("link", name="Open your registration")
+        expect(page.locator("html")).to_have_attribute("dir", "rtl")
+        link = page.get_by_role("link", name=open_label)
         expect(link).to_have_attribute("href", re.compile(rf"^{re.escape(live_server.url)}/r/\S+$"))
         expect(page.get_by_text(link.get_attribute("href") or "-")).to_be_visible()  # also written out, wrapped
 

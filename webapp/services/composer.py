@@ -18,6 +18,7 @@ from webapp.models import Message as OrganiserMessage
 from webapp.services import messages
 from webapp.services.ics import build_calendar
 from webapp.services.links import external_url, manage_url
+from webapp.services.locales import text_direction
 from webapp.services.text import single_line
 from webapp.services.times import format_in_zone, zone_label
 
@@ -161,6 +162,7 @@ def build_message(email: Email, calendars: CalendarCache | None = None) -> Messa
             "manage_url": link,
             "program_url": external_url("public.program", slug=program.slug),
             "zone_label": zone_label(zone, locale),
+            "text_dir": text_direction(locale),
             "program_zone_label": zone_label(program.timezone, locale),
             "previous_when": _previous_when(email, zone, locale),
             "message_body": (

@@ -9,7 +9,11 @@ from babel import Locale, UnknownLocaleError
 
 # Languages participants can ask their emails in. English is the source language;
 # others fall back to English until their catalogue is translated.
-LANGUAGES = ("en", "ar", "es", "fa", "fr", "ru", "tr", "ur", "zh")
+# The languages Rollcall speaks: pages, forms and every email. Adding one is a catalogue
+# (translations/<code>/LC_MESSAGES/messages.po, `make messages`) and one entry here.
+LANGUAGES = ("en", "zh", "ru", "tr", "fa")
+# Written right to left.
+RTL_LANGUAGES = frozenset({"ar", "fa", "he", "ur"})
 
 
 @lru_cache(maxsize=32)
@@ -48,7 +52,19 @@ def country_name(code: str, locale: str = "en") -> str:
 @lru_cache(maxsize=32)
 def language_choices(locale: str = "en") -> tuple[tuple[str, str], ...]:
     """(code, "Name in its own language") for the languages we offer."""
-    return tuple((code, _locale(code).get_display_name(code).capitalize()) for code in LANGUAGES)
+    return tuple((code, own_name(code)) for code in LANGUAGES)
+
+
+def text_direction(locale: str) -> str:
+    """ "rtl" for a language written right to left, else "ltr"."""
+    return "rtl" if locale.split("_")[0] in RTL_LANGUAGES else "ltr"
+
+
+@lru_cache(maxsize=32)
+def own_name(code: str) -> str:
+    """A language in its own name and script (English, 中文, Русский, Türkçe, فارسی)."""
+    name = _locale(code).get_display_name(code) or code
+    return name[:1].upper() + name[1:]
 
 
 @lru_cache(maxsize=512)

@@ -226,6 +226,8 @@ class RegistrationForm(FlaskForm):
         self.country.choices = _country_choices(locale)
         self.language.choices = _language_choices(locale)
         self.timezone.choices = _timezone_choices(locale, program_timezone)
+        if not self.is_submitted():  # emails in the language this page is read in
+            self.language.data = locale if locale in LANGUAGES else "en"
         if not self.timezone.data:
             self.timezone.data = program_timezone
 

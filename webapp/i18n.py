@@ -1,0 +1,69 @@
+"""Which language a page is in, and how a reader changes it.
+
+Order: an explicit choice (``?lang=xx`` on any URL, remembered in a cookie), else the
+browser's Accept-Language, else English. The languages offered are `locales.LANGUAGES`:
+adding one is a catalogue under translations/ and one entry there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask, request
+from flask_babel import get_locale
+
+from webapp.services.locales import LANGUAGES, own_name, text_direction
+
+LANGUAGE_COOKIE = "rollcall_lang"
+LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
+
+
+def select_locale() -> str:
+    """Flask-Babel's locale selector (see the module's docstring for the order)."""
+    chosen = request.args.get("lang", "")
+    if chosen in LANGUAGES:
+        return chosen
+    remembered = request.cookies.get(LANGUAGE_COOKIE, "")
+    if remembered in LANGUAGES:
+        return remembered
+    # By primary subtag, best quality first: "fa-IR, en;q=0.5" is Persian, "zh-Hans-CN" Chinese.
+    for value, _quality in request.accept_languages:
+        primary = value.replace("_", "-").split("-")[0].lower()
+        if primary in LANGUAGES:
+            return primary
+    return "en"
+
+
+def language_links() -> list[dict[str, Any]]:
+    """The language menu: each language in its own name, linking to this page in it."""
+    current = str(get_locale())
+    others = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    return [
+        {
+            "code": code,
+            "name": own_name(code),
+            "dir": text_direction(code),
+            "url": request.path + "?" + urlencode([*others, ("lang", code)]),
+            "current": code == current,
+        }
+        for code in LANGUAGES
+    ]
+
+
+def register_i18n(app: Flask) -> None:
+    @app.after_request
+    def remember_language(response: Any) -> Any:
+        # Pages differ by language: no shared cache may serve one reader's to another.
+        response.vary.update(("Accept-Language", "Cookie"))
+        chosen = request.args.get("lang", "")
+        if chosen in LANGUAGES and request.cookies.get(LANGUAGE_COOKIE) != chosen:
+            response.set_cookie(
+                LANGUAGE_COOKIE,
+                chosen,
+                max_age=LANGUAGE_COOKIE_SECONDS,
+                secure=app.config["SESSION_COOKIE_SECURE"],
+                httponly=True,
+                samesite="Lax",
+            )
+        return response
