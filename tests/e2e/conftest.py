@@ -144,6 +144,20 @@ class PageProblems:
         assert not self.console_errors, self.console_errors
 
 
+def sign_in_in_browser(page: Page, base: str, email: str = "boss@example.org") -> None:
+    """Sign in through the organiser login page (the account must exist, with the tests'
+    password) and wait for the programs list."""
+    from playwright.sync_api import expect
+
+    from tests.functional.helpers import ORGANISER_PASSWORD
+
+    page.goto(f"{base}/organiser/login")
+    page.get_by_label("Email address").fill(email)
+    page.get_by_label("Password").fill(ORGANISER_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Programs")).to_be_visible()
+
+
 def _new_page(browser: Browser, problems: PageProblems, **context_options: Any) -> tuple[BrowserContext, Page]:
     context = browser.new_context(locale="en-US", **context_options)
     context.set_default_timeout(TIMEOUT_MS)

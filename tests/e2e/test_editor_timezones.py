@@ -14,7 +14,7 @@ from flask import Flask
 from sqlalchemy import select
 
 from tests.conftest import registration_input, starting_at
-from tests.e2e.conftest import LiveServer, PageProblems, _new_page
+from tests.e2e.conftest import LiveServer, PageProblems, _new_page, sign_in_in_browser
 from tests.functional.helpers import ORGANISER_PASSWORD
 from webapp.extensions import db
 from webapp.models import Email, Program, ProgramSession, Registration
@@ -23,7 +23,7 @@ from webapp.services.organisers import create_organiser
 from webapp.services.registrations import register_participant
 
 if TYPE_CHECKING:
-    from playwright.sync_api import Page
+    pass
 
 pytestmark = pytest.mark.browser
 
@@ -41,16 +41,6 @@ def _times(app: Flask, program_id: int) -> tuple[object, ...]:
             program.timezone,
             tuple((s.starts_at, s.ends_at, s.ics_sequence, s.rescheduled_at) for s in sessions),
         )
-
-
-def _sign_in(page: Page, base: str) -> None:
-    from playwright.sync_api import expect
-
-    page.goto(f"{base}/organiser/login")
-    page.get_by_label("Email address").fill("boss@example.org")
-    page.get_by_label("Password").fill(ORGANISER_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Programs")).to_be_visible()
 
 
 @pytest.mark.parametrize("browser_zone", ["Asia/Shanghai", "America/St_Johns"])
@@ -76,7 +66,7 @@ def test_saving_the_editor_with_only_the_summary_changed_moves_no_time_and_email
     problems = PageProblems()
     context, page = _new_page(browser, problems, timezone_id=browser_zone)  # type: ignore[arg-type]
     try:
-        _sign_in(page, live_server.url)
+        sign_in_in_browser(page, live_server.url)
         page.goto(f"{live_server.url}/organiser/programs/{program_id}/edit")
         expect(page.get_by_label("Time zone")).to_have_value("Asia/Karachi")
         expect(page.get_by_label("Starts")).to_have_value("2099-02-10T14:00")  # 09:00 UTC in Karachi
@@ -116,7 +106,7 @@ def test_adding_a_registrant_defaults_to_the_programs_zone_and_the_participant_f
     problems = PageProblems()
     context, page = _new_page(browser, problems, timezone_id="Asia/Shanghai")  # type: ignore[arg-type]
     try:
-        _sign_in(page, live_server.url)
+        sign_in_in_browser(page, live_server.url)
         page.goto(f"{live_server.url}/organiser/programs/{program_id}/attendees/new")
         expect(page.get_by_label("Your time zone")).to_have_value("Asia/Karachi")
         expect(page.get_by_label("Preferred language for emails")).to_have_value("en")
