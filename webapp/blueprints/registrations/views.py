@@ -35,6 +35,10 @@ from webapp.services.registrations import (
 )
 from webapp.services.times import format_in_zone
 
+# The reader's time zone, as their browser's script remembers it (static/app.js): the
+# form offers and chooses it, so most people never need the full list of zones.
+ZONE_COOKIE = "rollcall_tz"
+
 
 def _registration_limit() -> str:
     return current_app.config["REGISTRATION_RATE_LIMIT"]
@@ -51,7 +55,12 @@ def create(slug: str) -> str | BaseResponse:
     except ProgramNotFound:
         abort(404)
     locale = str(get_locale())
-    form = registration_form_for(program.questions or [], locale)(locale=locale, program_timezone=program.timezone)
+    form = registration_form_for(program.questions or [], locale)(
+        locale=locale,
+        program_timezone=program.timezone,
+        reader_timezone=request.cookies.get(ZONE_COOKIE),
+        every_zone=request.args.get("all_zones") == "1",
+    )
     form_error = None
     if request.method == "POST":
         if form.validate():
