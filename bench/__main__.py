@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import sys
 
-from bench import attendees, fanout, rush, weight
+from bench import attendees, fanout, journey, rush, weight
 
 SCENARIOS = {
     "weight": weight.main,
     "rush": rush.main,
+    "journey": journey.main,
     "fanout": fanout.main,
     "attendees": attendees.main,
 }
