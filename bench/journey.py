@@ -22,7 +22,7 @@ Alongside, CPU per registration: this process (the clients), the gunicorn proces
 group and the worker's (from /proc), so where the time goes is on the table.
 
 Settings (environment): BENCH_DATABASE_URL, BENCH_REDIS_URL as for the rush;
-BENCH_JOURNEY_ROUNDS (2 per language), BENCH_JOURNEY_REGISTRATIONS (300 per real
+BENCH_JOURNEY_ROUNDS (3 per language), BENCH_JOURNEY_REGISTRATIONS (300 per real
 round), BENCH_JOURNEY_BASELINE_REGISTRATIONS (1500 per baseline round),
 BENCH_JOURNEY_CLIENTS (8), BENCH_JOURNEY_WORKERS (2), BENCH_JOURNEY_LANGUAGES
 (en,zh,ru,tr,fa). Exit status 1 if a registration failed or an email is missing, 2 if
@@ -85,7 +85,7 @@ class Settings:
         return cls(
             database_url=os.environ.get("BENCH_DATABASE_URL") or rush.DEFAULT_DATABASE_URL,
             redis_url=os.environ.get("BENCH_REDIS_URL") or rush.DEFAULT_REDIS_URL,
-            rounds=max(_env_int("BENCH_JOURNEY_ROUNDS", 2), 1),
+            rounds=max(_env_int("BENCH_JOURNEY_ROUNDS", 3), 1),
             registrations=max(_env_int("BENCH_JOURNEY_REGISTRATIONS", 300), 1),
             baseline_registrations=max(_env_int("BENCH_JOURNEY_BASELINE_REGISTRATIONS", 1500), 1),
             clients=max(_env_int("BENCH_JOURNEY_CLIENTS", 8), 1),
@@ -237,6 +237,7 @@ class RoundResult:
     ok: int = 0
     errors: int = 0
     elapsed: float = 0.0  # until the last email was accepted (real) or the last page read
+    pages_elapsed: float = 0.0  # until the last page was read
     delivered: int = 0
     client_cpu: float = 0.0
     server_cpu: float = 0.0
@@ -396,7 +397,7 @@ def run_round(
     for thread in threads:
         thread.join()
     result = state.result
-    result.elapsed = time.monotonic() - started
+    result.elapsed = result.pages_elapsed = time.monotonic() - started
     if sink is not None:
         try:
             last = sink.wait_for(before_sent + result.ok, timeout=120)
@@ -425,12 +426,17 @@ def report(settings: Settings, results: list[RoundResult]) -> tuple[str, bool]:
                 str(r.delivered) if r.target == "real" else "",
                 str(r.errors),
                 rush._fmt(r.rate),
+                rush._fmt(r.pages_elapsed, 2),
+                rush._fmt(r.elapsed - r.pages_elapsed, 2) if r.target == "real" else "",
                 rush._fmt(r.per_registration_ms(r.client_cpu)),
                 rush._fmt(r.per_registration_ms(r.server_cpu)),
                 rush._fmt(r.per_registration_ms(r.worker_cpu)) if r.target == "real" else "",
             ]
         )
-    headers = ["lang", "endpoint", "registered", "emails", "errors", "reg/s", "client ms", "web ms", "worker ms"]
+    headers = [
+        "lang", "endpoint", "registered", "emails", "errors", "reg/s",
+        "pages s", "email tail s", "client ms", "web ms", "worker ms",
+    ]  # fmt: skip
     out = [
         "",
         "End-to-end registration: GET form, parse, POST, GET done page, parse; the confirmation email accepted",
