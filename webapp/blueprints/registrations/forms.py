@@ -259,6 +259,7 @@ class RegistrationForm(FlaskForm):
         """`reader_timezone`: the reader's zone if known (chosen for them); `every_zone`:
         list every zone rather than the short list."""
         super().__init__(*args, **kwargs)
+        self.program_timezone = program_timezone
         self.country.choices = _country_choices(locale)
         self.language.choices = _language_choices(locale)
         if not self.is_submitted():  # emails in the language this page is read in
@@ -304,6 +305,7 @@ class RegistrationForm(FlaskForm):
 
     def validate_timezone(self, field: SelectField) -> None:
         if field.data == OTHER_TIMEZONE:
+            field.data = self.program_timezone  # the full list opens on the program's zone, not its first
             raise ValidationError(_l("Please choose your time zone from the full list."))
         if field.data not in known_timezones():
             raise ValidationError(_l("Please choose a time zone from the list."))
