@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, g, request
+from flask import Flask, g, has_request_context, request
 from flask_babel import get_locale
 
 from webapp.services.locales import LANGUAGES, own_name, text_direction
@@ -46,7 +46,9 @@ def reader_timezone() -> str | None:
     """The reader's IANA zone, as their browser told us (the `rollcall_tz` cookie), or
     None when it has not or the value is not a zone we know: the cookie is whatever
     the client sends, so anything but a known name (NUL, a huge value, a path) is
-    ignored, never an error. Read once per request."""
+    ignored, never an error. Read once per request; None outside one (an email)."""
+    if not has_request_context():
+        return None
     if "reader_timezone" not in g:
         value = request.cookies.get(TIMEZONE_COOKIE, "")
         g.reader_timezone = value if len(value) <= _LONGEST_ZONE and value in known_timezones() else None
