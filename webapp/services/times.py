@@ -176,6 +176,6 @@ def zone_label(zone: str, locale: str = "en") -> str:
 
 
 def format_remaining(delta: timedelta, locale: str = "en") -> str:
-    """A rounded duration such as "3 days" or "5 hours"."""
+    """A rounded duration such as "3 days" or "5 hours", in the locale's words and digits."""
     loc = _locale(locale)
     return _native_digits(format_timedelta(delta, threshold=1.0, locale=loc), loc)
