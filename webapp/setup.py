@@ -19,7 +19,7 @@ import config
 from webapp.celery_app import init_celery
 from webapp.database import engine_options
 from webapp.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
-from webapp.i18n import language_links, register_i18n, select_locale
+from webapp.i18n import language_links, reader_timezone, register_i18n, select_locale
 from webapp.redaction import redact, redact_loggers
 
 log = logging.getLogger(__name__)
@@ -141,6 +141,8 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["zone_label"] = lambda zone: zone_label(zone, str(get_locale()))
     app.jinja_env.filters["country_name"] = lambda code: country_name(code, str(get_locale()))
     app.jinja_env.filters["isoformat"] = lambda dt: dt.isoformat() if isinstance(dt, datetime) else ""
+    # A global, not context: the `when` macro is imported without the template's context.
+    app.jinja_env.globals["reader_zone"] = reader_timezone
 
     @app.context_processor
     def inject_locale() -> dict[str, Any]:

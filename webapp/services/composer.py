@@ -50,11 +50,19 @@ def _session_view(
     )
 
 
-def session_views(program: Program, registration: Registration, *, with_links: bool) -> list[SessionView]:
-    """The program's sessions as one registrant sees them: their zone, their language,
-    links only if `with_links`."""
-    zone = registration.timezone or program.timezone
-    locale = registration.language or "en"
+def session_views(
+    program: Program,
+    registration: Registration,
+    *,
+    with_links: bool,
+    zone: str | None = None,
+    locale: str | None = None,
+) -> list[SessionView]:
+    """The program's sessions as one registrant sees them, links only if `with_links`:
+    in `zone` and `locale` (a page: the reader's zone and the page's language), by
+    default their stored zone and language (an email), and in the program's zone."""
+    zone = zone or registration.timezone or program.timezone
+    locale = locale or registration.language or "en"
     return [_session_view(s, program, zone, locale, with_links=with_links) for s in program.sessions]
 
 
@@ -165,6 +173,9 @@ def build_message(email: Email, calendars: CalendarCache | None = None) -> Messa
             "text_dir": text_direction(locale),
             "program_zone_label": zone_label(program.timezone, locale),
             "previous_when": _previous_when(email, zone, locale),
+            "previous_when_program": ""
+            if zone == program.timezone
+            else _previous_when(email, program.timezone, locale),
             "message_body": (
                 messages.fill(_organiser_message(email).body, registration, program) if email.kind == "message" else ""
             ),
