@@ -159,7 +159,8 @@ def sign_in_in_browser(page: Page, base: str, email: str = "boss@example.org") -
 
 
 def _new_page(browser: Browser, problems: PageProblems, **context_options: Any) -> tuple[BrowserContext, Page]:
-    context = browser.new_context(locale="en-US", **context_options)
+    # English unless the test gives a locale (which is also what Accept-Language says).
+    context = browser.new_context(**({"locale": "en-US"} | context_options))
     context.set_default_timeout(TIMEOUT_MS)
     context.set_default_navigation_timeout(TIMEOUT_MS)
     page = context.new_page()

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import pytest
 from flask import Flask
 from flask_babel import force_locale, gettext
+from sqlalchemy import select
 
 from tests.conftest import registration_input, starting_at
 from tests.e2e.conftest import LiveServer, PageProblems, _new_page
@@ -175,3 +176,125 @@ def test_axe_problems_name_the_rule_and_the_elements_at_fault(browser: Browser) 
     assert any(line.startswith("image-alt (critical") and line.endswith("#no-alt") for line in problems), problems
     assert any(line.startswith("label (critical") and line.endswith("#no-label") for line in problems), problems
     assert any(line.startswith("color-contrast (serious") and line.endswith("#faint") for line in problems), problems
+
+
+# --- the keyboard alone -------------------------------------------------------------
+
+# What the focused element looks like: a ring at least 2px wide that is not transparent,
+# and the element on screen.
+_FOCUS_STYLE = """() => {
+  const el = document.activeElement;
+  if (!el || el === document.body) { return {where: "nothing focused", visible: false}; }
+  const style = getComputedStyle(el);
+  const box = el.getBoundingClientRect();
+  const ring = style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2
+    && !/rgba\\(.*, 0\\)$/.test(style.outlineColor);
+  const onScreen = box.width > 0 && box.height > 0 && box.bottom > 0 && box.top < innerHeight
+    && box.right > 0 && box.left < innerWidth;
+  return {where: el.outerHTML.slice(0, 120), visible: ring && onScreen,
+          outline: `${style.outlineStyle} ${style.outlineWidth} ${style.outlineColor}`};
+}"""
+
+
+def _assert_focus_visible(page: Page) -> None:
+    focus = page.evaluate(_FOCUS_STYLE)
+    assert focus["visible"], f"focus is not visible on {focus['where']} (outline: {focus.get('outline')})"
+
+
+def _tab_to(page: Page, selector: str, limit: int = 30) -> None:
+    """Press Tab until `selector` has focus, checking at every stop that focus shows."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        _assert_focus_visible(page)
+        if page.evaluate("s => document.activeElement.matches(s)", selector):
+            return
+    pytest.fail(f"{selector} was not reached with {limit} presses of Tab")
+
+
+def _press_and_wait(page: Page, key: str) -> None:
+    """A key that sends a form or follows a link: wait for the page that answers."""
+    with page.expect_navigation():
+        page.keyboard.press(key)
+
+
+def test_a_persian_reader_registers_with_the_keyboard_alone_and_always_sees_focus(
+    browser: Browser, app: Flask, live_server: LiveServer, programs: Programs
+) -> None:
+    from playwright.sync_api import expect
+
+    with app.test_request_context(), force_locale("fa"):
+        register_now, heading_done = gettext("Register now"), gettext("Check your inbox")
+        email_problem = gettext("Please enter a valid email address, like name@example.com.")
+    problems = PageProblems()
+    context, page = _new_page(
+        browser, problems, viewport={"width": 1280, "height": 900}, timezone_id="Asia/Tehran",
+        locale="fa-IR",
+    )  # fmt: skip
+    try:
+        page.goto(f"{live_server.url}/programs/{programs.open}")
+        expect(page.locator("html")).to_have_attribute("dir", "rtl")
+        _tab_to(page, f"a[href='/programs/{programs.open}/register']")
+        expect(page.locator(":focus")).to_have_text(register_now)
+        _press_and_wait(page, "Enter")
+
+        # A first try with a wrong address and nothing else: sent with Enter on the button.
+        _tab_to(page, "#full_name")
+        page.keyboard.type("آیدا رضایی")
+        _tab_to(page, "#email")
+        page.keyboard.type("not-an-email")
+        _tab_to(page, "button[type=submit]")
+        _press_and_wait(page, "Enter")
+
+        # The summary of problems has focus, shown; its first link leads to the address.
+        summary = page.locator("#error-summary")
+        expect(summary).to_be_focused()
+        _assert_focus_visible(page)
+        _tab_to(page, "#error-summary a")
+        expect(page.locator(":focus")).to_contain_text(email_problem)
+        page.keyboard.press("Enter")
+        expect(page.locator("#email")).to_be_focused()
+        _assert_focus_visible(page)
+        expect(page.locator("#full_name")).to_have_value("آیدا رضایی")  # kept
+
+        page.keyboard.press("Control+A")
+        page.keyboard.type("aida@example.com")
+        _tab_to(page, "#country")
+        page.keyboard.press("ArrowDown")  # the first country after "Choose your country"
+        country = page.locator("#country").input_value()
+        assert country, "the arrow key chose no country"
+        _tab_to(page, "#organisation")
+        page.keyboard.type("شرکت باتری تهران")
+
+        # One of several: Tab reaches the group, Space picks, an arrow moves the choice.
+        _tab_to(page, "#q_track-0")
+        page.keyboard.press("Space")
+        expect(page.locator("#q_track-0")).to_be_checked()
+        page.keyboard.press("ArrowDown")
+        expect(page.locator("#q_track-1")).to_be_checked()
+        expect(page.locator("#q_track-1")).to_be_focused()
+        _assert_focus_visible(page)
+        # Any of several: Space ticks the one with focus.
+        _tab_to(page, "#q_topics-1")
+        page.keyboard.press("Space")
+        expect(page.locator("#q_topics-1")).to_be_checked()
+
+        _tab_to(page, "#consent")
+        page.keyboard.press("Space")
+        expect(page.locator("#consent")).to_be_checked()
+        _tab_to(page, "button[type=submit]")
+        _press_and_wait(page, "Enter")
+
+        expect(page.get_by_role("heading", level=1)).to_have_text(heading_done)
+        expect(page.locator("html")).to_have_attribute("lang", "fa")
+        problems.assert_none()
+    finally:
+        context.close()
+
+    with app.app_context():
+        registration = db.session.scalars(select(Registration).where(Registration.email == "aida@example.com")).one()
+        assert registration.full_name == "آیدا رضایی"
+        assert registration.organisation == "شرکت باتری تهران"
+        assert registration.country == country
+        assert registration.language == "fa"
+        assert registration.timezone == "Asia/Tehran"  # preselected from the browser
+        assert registration.answers == {"track": "Grid storage", "topics": ["Safety"]}
