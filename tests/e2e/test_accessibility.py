@@ -298,3 +298,48 @@ def test_a_persian_reader_registers_with_the_keyboard_alone_and_always_sees_focu
         assert registration.language == "fa"
         assert registration.timezone == "Asia/Tehran"  # preselected from the browser
         assert registration.answers == {"track": "Grid storage", "topics": ["Safety"]}
+
+
+# --- JavaScript off -----------------------------------------------------------------
+
+
+def test_with_javascript_off_a_person_reads_the_times_and_registers(
+    browser: Browser, app: Flask, live_server: LiveServer, programs: Programs
+) -> None:
+    from playwright.sync_api import expect
+
+    from webapp.models import Program
+    from webapp.services.times import format_in_zone, zone_label
+
+    with app.app_context():
+        program = db.session.scalars(select(Program).where(Program.slug == programs.open)).one()
+        starts = format_in_zone(program.sessions[0].starts_at, program.timezone, "en", "long")
+        deadline = format_in_zone(program.registration_deadline, program.timezone, "en", "long")
+        zone = zone_label(program.timezone, "en")
+    problems = PageProblems()
+    context, page = _new_page(browser, problems, java_script_enabled=False, timezone_id="Europe/Istanbul")
+    try:
+        page.goto(f"{live_server.url}/programs/{programs.open}")
+        sessions = page.get_by_role("region", name="Session")
+        expect(sessions.locator("time").first).to_have_text(starts)
+        expect(sessions).to_contain_text(f"Times are in {zone}.")
+        expect(page.get_by_text(f"Register by {deadline}")).to_be_visible()
+        expect(page.locator(".local-time")).to_have_count(0)  # that line is the script's
+
+        page.get_by_role("link", name="Register now").click()
+        page.get_by_label("Full name", exact=True).fill("Ayşe Yılmaz")
+        page.get_by_label("Email address", exact=True).fill("ayse@example.com")
+        page.get_by_label("Country", exact=True).select_option("TR")
+        page.get_by_role("group", name="Which track will you follow?").get_by_label("Policy").check()
+        page.get_by_role("checkbox", name=re.compile("agree", re.IGNORECASE)).check()
+        _submit(page, "Register")
+        expect(page.get_by_role("heading", level=1)).to_have_text("Check your inbox")
+        expect(page.get_by_text("It goes to ayse@example.com.")).to_be_visible()
+        problems.assert_none()
+    finally:
+        context.close()
+
+    with app.app_context():
+        registration = db.session.scalars(select(Registration).where(Registration.email == "ayse@example.com")).one()
+        assert registration.status == "confirmed"
+        assert registration.timezone == program.timezone  # no script to suggest the browser's
