@@ -188,6 +188,27 @@ def _open_message(page: Page, base_url: str, subject: re.Pattern[str], log: Work
     page.wait_for_load_state()
 
 
+# The impacts that fail an accessibility check (axe's scale: minor, moderate, serious, critical).
+AXE_FAILING_IMPACTS = frozenset({"serious", "critical"})
+
+
+def axe_problems(page: Page) -> list[str]:
+    """Run axe-core on the page as it is now; one line per serious or critical
+    violation, naming its rule, impact and the elements (CSS selectors) at fault.
+
+    axe-core comes from the `axe-playwright-python` package (requirements-dev.txt),
+    which ships axe.min.js: nothing is fetched while the tests run."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"resultTypes": ["violations"]})
+    problems = []
+    for violation in results.response["violations"]:
+        if violation["impact"] in AXE_FAILING_IMPACTS:
+            targets = "; ".join(" ".join(node["target"]) for node in violation["nodes"])
+            problems.append(f"{violation['id']} ({violation['impact']}: {violation['help']}) at {targets}")
+    return problems
+
+
 def _png_size(path: Path) -> tuple[int, int]:
     header = path.read_bytes()[:24]
     assert header[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG file"

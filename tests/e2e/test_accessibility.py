@@ -1,10 +1,7 @@
 """Accessibility in headless Chromium: axe-core finds no serious or critical problem on
 any page a participant sees, in English and in Persian (right to left); the form can be
 filled and sent with the keyboard alone, focus always visible; and with JavaScript off
-a person still registers and reads the times. (Fixtures: conftest.py.)
-
-axe-core comes from the `axe-playwright-python` package (requirements-dev.txt), which
-ships axe.min.js: nothing is fetched while the tests run."""
+a person still registers and reads the times. (Fixtures: conftest.py.)"""
 
 from __future__ import annotations
 
@@ -20,7 +17,7 @@ from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
 from tests.conftest import registration_input, starting_at
-from tests.e2e.conftest import LiveServer, PageProblems, _new_page
+from tests.e2e.conftest import LiveServer, PageProblems, _new_page, axe_problems
 from webapp.extensions import db
 from webapp.models import Registration
 from webapp.services.audit import Actor
@@ -31,8 +28,6 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.browser
 
-# The impacts that fail the test (axe's scale: minor, moderate, serious, critical).
-FAILING_IMPACTS = frozenset({"serious", "critical"})
 QUESTIONS = [
     {"key": "track", "label": "Which track will you follow?", "type": "single_choice", "required": True,
      "options": ["Cell manufacturing", "Grid storage", "Policy"]},
@@ -71,23 +66,6 @@ def programs(app: Flask, make_program: Callable[..., int]) -> Programs:
         register_participant(full_id, registration_input(email="first@example.com"), actor=Actor.participant())
         token = db.session.get(Registration, outcome.registration_id).token
     return Programs("open-program", "closed-program", "full-program", token)
-
-
-# --- axe ------------------------------------------------------------------------------
-
-
-def axe_problems(page: Page) -> list[str]:
-    """Run axe-core on the page as it is now; one line per serious or critical
-    violation, naming its rule, impact and the elements (CSS selectors) at fault."""
-    from axe_playwright_python.sync_playwright import Axe
-
-    results = Axe().run(page, options={"resultTypes": ["violations"]})
-    problems = []
-    for violation in results.response["violations"]:
-        if violation["impact"] in FAILING_IMPACTS:
-            targets = "; ".join(" ".join(node["target"]) for node in violation["nodes"])
-            problems.append(f"{violation['id']} ({violation['impact']}: {violation['help']}) at {targets}")
-    return problems
 
 
 def _submit(page: Page, name: str) -> None:
