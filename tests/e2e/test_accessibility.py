@@ -9,6 +9,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 pytestmark = pytest.mark.browser
+
+SHOTS = Path("/tmp/shots-a11y")
 
 QUESTIONS = [
     {"key": "track", "label": "Which track will you follow?", "type": "single_choice", "required": True,
@@ -91,6 +94,10 @@ def test_axe_finds_no_serious_problem_on_any_participant_page(
         expect(page.locator("html")).to_have_attribute("lang", language)
         expect(page.locator("html")).to_have_attribute("dir", "rtl" if language == "fa" else "ltr")
         found[name] = axe_problems(page)
+        SHOTS.mkdir(exist_ok=True)
+        page.screenshot(
+            path=str(SHOTS / f"{language}-{re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')}.png"), full_page=True
+        )
 
     try:
         page.goto(f"{base}/?lang={language}")  # chosen once, remembered by the cookie
@@ -179,6 +186,28 @@ def _assert_focus_visible(page: Page) -> None:
     assert focus["visible"], f"focus is not visible on {focus['where']} (outline: {focus.get('outline')})"
 
 
+# Where the first and the last letter of `text` are drawn, inside the element.
+_FIRST_AND_LAST_X = """(el, text) => {
+  const walker = document.createTreeWalker(el, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const at = node.data.indexOf(text);
+    if (at < 0) { continue; }
+    const x = (i) => { const r = document.createRange(); r.setStart(node, i); r.setEnd(node, i + 1);
+                       return r.getBoundingClientRect().left; };
+    return [x(at), x(at + text.length - 1)];
+  }
+  return null;
+}"""
+
+
+def _drawn_left_to_right(page: Page, selector: str, text: str) -> bool:
+    """Whether `text` (English) is drawn in its own order inside the element: in a right
+    to left page, a trailing "?" or "." left unisolated jumps to the left end."""
+    xs = page.locator(selector).first.evaluate(_FIRST_AND_LAST_X, text)
+    assert xs is not None, f"{text!r} is not in {selector}"
+    return xs[1] > xs[0]
+
+
 def _tab_to(page: Page, selector: str, limit: int = 30) -> None:
     """Press Tab until `selector` has focus, checking at every stop that focus shows."""
     for _ in range(limit):
@@ -187,6 +216,12 @@ def _tab_to(page: Page, selector: str, limit: int = 30) -> None:
         if page.evaluate("s => document.activeElement.matches(s)", selector):
             return
     pytest.fail(f"{selector} was not reached with {limit} presses of Tab")
+
+
+def _photograph(page: Page, name: str) -> None:
+    """What the screen shows now (where focus is), for a person to look at."""
+    SHOTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
 def _press_and_wait(page: Page, key: str) -> None:
@@ -211,6 +246,7 @@ def test_a_persian_reader_registers_with_the_keyboard_alone_and_always_sees_focu
     try:
         page.goto(f"{live_server.url}/programs/{programs.open}")
         expect(page.locator("html")).to_have_attribute("dir", "rtl")
+        assert _drawn_left_to_right(page, "p.summary", "A short training.")
         _tab_to(page, f"a[href='/programs/{programs.open}/register']")
         expect(page.locator(":focus")).to_have_text(register_now)
         _press_and_wait(page, "Enter")
@@ -227,12 +263,16 @@ def test_a_persian_reader_registers_with_the_keyboard_alone_and_always_sees_focu
         summary = page.locator("#error-summary")
         expect(summary).to_be_focused()
         _assert_focus_visible(page)
+        _photograph(page, "keyboard-summary-focused-fa")
         _tab_to(page, "#error-summary a")
         expect(page.locator(":focus")).to_contain_text(email_problem)
         page.keyboard.press("Enter")
         expect(page.locator("#email")).to_be_focused()
         _assert_focus_visible(page)
         expect(page.locator("#full_name")).to_have_value("آیدا رضایی")  # kept
+        # The program's English question reads as written in the Persian page and its summary.
+        assert _drawn_left_to_right(page, "fieldset.choices legend", "Which track will you follow?")
+        assert _drawn_left_to_right(page, "#error-summary li:nth-child(3)", "Which track will you follow?")
 
         page.keyboard.press("Control+A")
         page.keyboard.type("aida@example.com")
@@ -251,6 +291,7 @@ def test_a_persian_reader_registers_with_the_keyboard_alone_and_always_sees_focu
         expect(page.locator("#q_track-1")).to_be_checked()
         expect(page.locator("#q_track-1")).to_be_focused()
         _assert_focus_visible(page)
+        _photograph(page, "keyboard-radio-focused-fa")
         # Any of several: Space ticks the one with focus.
         _tab_to(page, "#q_topics-1")
         page.keyboard.press("Space")
