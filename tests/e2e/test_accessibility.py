@@ -123,6 +123,7 @@ def test_axe_finds_no_serious_problem_on_any_participant_page(
 
         page.goto(f"{base}/r/{programs.token}")
         check("self-service page")
+        assert _drawn_left_to_right(page, "a[href$='.ics']", ".ics"), "the calendar link reads 'ics.'"
         page.goto(f"{base}/r/{programs.token}/cancel")
         check("cancel page")
 
