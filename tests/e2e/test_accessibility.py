@@ -86,6 +86,7 @@ def test_axe_finds_no_serious_problem_on_any_participant_page(
     base = live_server.url
     with app.test_request_context(), force_locale(language):
         register, cancel_yes = gettext("Register"), gettext("Yes, cancel my registration")
+        expired, not_found = gettext("This page had expired"), gettext("Page not found")
     problems = PageProblems()
     context, page = _new_page(browser, problems, viewport={"width": 1280, "height": 900})
     found: dict[str, list[str]] = {}
@@ -95,9 +96,8 @@ def test_axe_finds_no_serious_problem_on_any_participant_page(
         expect(page.locator("html")).to_have_attribute("dir", "rtl" if language == "fa" else "ltr")
         found[name] = axe_problems(page)
         SHOTS.mkdir(exist_ok=True)
-        page.screenshot(
-            path=str(SHOTS / f"{language}-{re.sub(r'[^a-z0-9]+', '-', name.lower()).strip('-')}.png"), full_page=True
-        )
+        picture = re.sub(r"[^a-z0-9]+", "-", f"{language} {name}".lower()).strip("-")
+        page.screenshot(path=str(SHOTS / f"{picture}.png"), full_page=True)
 
     try:
         page.goto(f"{base}/?lang={language}")  # chosen once, remembered by the cookie
@@ -130,6 +130,7 @@ def test_axe_finds_no_serious_problem_on_any_participant_page(
         # The form again without its CSRF token (as if it had expired): the CSRF page.
         page.locator("input[name=csrf_token]").evaluate("input => input.remove()")
         _submit(page, cancel_yes)
+        expect(page.get_by_role("heading", level=1)).to_have_text(expired)
         check("CSRF failure page")
 
         page.goto(f"{base}/r/{programs.token}/cancel")
@@ -138,9 +139,11 @@ def test_axe_finds_no_serious_problem_on_any_participant_page(
         check("self-service page after cancelling")
 
         page.goto(f"{base}/programs/no-such-program")
+        expect(page.get_by_role("heading", level=1)).to_have_text(not_found)
         check("404 page")
     finally:
         context.close()
+    assert not problems.server_errors, problems.server_errors  # (the 400 and 404 are meant)
 
     report = "\n".join(f"{name}: {line}" for name, lines in found.items() for line in lines)
     assert not report, f"axe-core found serious or critical violations ({language}):\n{report}"
