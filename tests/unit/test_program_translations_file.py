@@ -3,11 +3,15 @@ originals are, and every problem named by its field. Pure: no database, no serve
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from tests.conftest import program_data
 from webapp.services.errors import ProgramImportError
-from webapp.services.programs import validate_program_data
+from webapp.services.locales import LANGUAGES
+from webapp.services.programs import DEMO_PROGRAM, validate_program_data
 
 TWO_SESSIONS = [
     {
@@ -116,3 +120,19 @@ def test_every_problem_at_once() -> None:
         "translations.ru.title",
         "translations.tr.sessions",
     ]
+
+
+@pytest.mark.parametrize(
+    "path", [DEMO_PROGRAM, DEMO_PROGRAM.parents[2] / "examples" / "li-ion-training.json"], ids=lambda p: p.name
+)
+def test_the_demo_and_the_example_are_translated_into_every_language(path: Path) -> None:
+    spec = validate_program_data(json.loads(path.read_text(encoding="utf-8")))
+    others = [code for code in LANGUAGES if code != spec.language]
+    assert sorted(spec.translations) == sorted(others)
+    for code in others:
+        texts = spec.translations[code]
+        assert set(texts) == {"title", "summary", "description"}, code
+        # The same Markdown shape as the original: headings, list items, paragraphs.
+        for mark in ("## ", "\n- ", "\n\n"):
+            assert texts["description"].count(mark) == spec.description.count(mark), (code, mark)
+        assert all(code in s.translations for s in spec.sessions), code
