@@ -344,7 +344,7 @@ def test_the_editor_shows_each_problem_next_to_its_field(app: Flask, make_progra
     )
     session_field = page[page.index('<label for="translation_zh-sessions-0-title">') :]
     assert re.match(
-        r"<label[^>]*>Title of session 1</label>\s*"
+        r"<label[^>]*>Title of session 1 \(<span lang=\"zh\" dir=\"ltr\">中文</span>\)</label>\s*"
         r'<p class="hint"[^>]*>Original: (<span [^>]*>)?Webinar(</span>)?</p>\s*'
         r'<p class="error" id="translation_zh-sessions-0-title-error">Must be at most 200 characters',
         session_field,

@@ -11,7 +11,12 @@ from icalendar import Calendar
 from webapp.services.ics import build_calendar, event_title
 
 PROGRAM = SimpleNamespace(
-    title="Lithium-ion batteries", summary="A short training.", description="", language="en", translations={}
+    title="Lithium-ion batteries",
+    summary="A short training.",
+    description="",
+    organiser_name="",
+    language="en",
+    translations={},
 )
 
 
