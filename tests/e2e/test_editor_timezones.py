@@ -71,7 +71,7 @@ def test_saving_the_editor_with_only_the_summary_changed_moves_no_time_and_email
         expect(page.get_by_label("Time zone")).to_have_value("Asia/Karachi")
         expect(page.get_by_label("Starts")).to_have_value("2099-02-10T14:00")  # 09:00 UTC in Karachi
         expect(page.get_by_label("Registration deadline")).to_have_value("2099-02-08T23:59")
-        page.get_by_label("Summary").fill("A short training, now with a lab tour.")
+        page.get_by_label("Summary", exact=True).fill("A short training, now with a lab tour.")
         page.get_by_role("button", name="Save", exact=True).click()
         expect(page.get_by_text("Saved.")).to_be_visible()
         page.goto(f"{live_server.url}/organiser/")

@@ -19,6 +19,7 @@ from webapp.services import messages
 from webapp.services.ics import build_calendar
 from webapp.services.links import external_url, manage_url
 from webapp.services.locales import text_direction
+from webapp.services.programs.localized import Localized, program_text, session_title
 from webapp.services.text import single_line
 from webapp.services.times import format_in_zone, zone_label
 
@@ -27,7 +28,7 @@ from webapp.services.times import format_in_zone, zone_label
 class SessionView:
     """A session as an email or page shows it to one registrant."""
 
-    title: str
+    title: Localized
     starts_local: str
     starts_program: str
     ends_local: str
@@ -40,7 +41,7 @@ def _session_view(
     session: ProgramSession, program: Program, zone: str, locale: str, *, with_links: bool
 ) -> SessionView:
     return SessionView(
-        title=session.title,
+        title=session_title(session, locale),
         starts_local=format_in_zone(session.starts_at, zone, locale, "long"),
         starts_program=format_in_zone(session.starts_at, program.timezone, locale, "long"),
         ends_local=format_in_zone(session.ends_at, zone, locale, "time"),
@@ -67,7 +68,7 @@ def session_views(
 
 
 def _subject(email: Email, program: Program, session: ProgramSession | None, zone: str, locale: str) -> str:
-    title = program.title
+    title = program_text(program, locale).title.text
     if email.kind == "confirmation":
         return gettext("You are registered: %(title)s", title=title)
     if email.kind == "waitlisted":
@@ -84,12 +85,13 @@ def _subject(email: Email, program: Program, session: ProgramSession | None, zon
         return messages.fill(_organiser_message(email).subject, email.registration, program)
     assert session is not None
     when = format_in_zone(session.starts_at, zone, locale, "medium")
+    title = session_title(session, locale).text
     if email.kind == "reminder":
-        return gettext("Reminder: %(title)s starts %(when)s", title=session.title, when=when)
+        return gettext("Reminder: %(title)s starts %(when)s", title=title, when=when)
     if email.kind == "session_updated":
-        return gettext("New time or link: %(title)s, %(when)s", title=session.title, when=when)
+        return gettext("New time or link: %(title)s, %(when)s", title=title, when=when)
     if email.kind == "session_cancelled":
-        return gettext("Cancelled: %(title)s", title=session.title)
+        return gettext("Cancelled: %(title)s", title=title)
     raise ValueError(f"unknown email kind {email.kind!r}")
 
 
@@ -100,13 +102,15 @@ def _calendar(
     email: Email, program: Program, session: ProgramSession | None, confirmed: bool, cache: CalendarCache
 ) -> bytes | None:
     """The .ics an email carries, for confirmed registrants only: sessions to add or
-    update (PUBLISH, with the join link) or to remove (CANCEL). Built once per batch
-    for each set of sessions: the file does not depend on the registrant."""
+    update (PUBLISH, with the join link) or to remove (CANCEL), in the registrant's
+    language. Built once per batch for each set of sessions and language: the file
+    depends on nothing else of the registrant's."""
+    locale = email.registration.language or "en"
 
     def calendar(sessions: list[ProgramSession], method: str, include_link: bool) -> bytes:
-        key = (method, include_link, tuple((s.id, s.ics_sequence, s.cancelled_at) for s in sessions))
+        key = (method, include_link, locale, tuple((s.id, s.ics_sequence, s.cancelled_at) for s in sessions))
         if key not in cache:
-            cache[key] = build_calendar(sessions, method=method, include_link=include_link)
+            cache[key] = build_calendar(sessions, method=method, include_link=include_link, locale=locale)
         return cache[key]
 
     if email.kind in ("cancelled", "rejected") and email.registration.confirmed_at is not None:
@@ -164,6 +168,7 @@ def build_message(email: Email, calendars: CalendarCache | None = None) -> Messa
             "email": email,
             "registration": registration,
             "program": program,
+            "text": program_text(program, locale),
             "session": session_view,
             "sessions": session_views(program, registration, with_links=with_links),
             "confirmed": confirmed,

@@ -209,6 +209,7 @@ def calendar(token: str, session_id: int) -> Response:
         [program_session],
         method="CANCEL" if cancelled else "PUBLISH",
         include_link=registration.status == "confirmed",
+        locale=registration.language or "en",  # as the calendar files their emails carry
     )
     return Response(
         body,
