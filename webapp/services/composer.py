@@ -26,6 +26,7 @@ from webapp.services import messages
 from webapp.services.ics import build_calendar
 from webapp.services.links import external_url, manage_url
 from webapp.services.locales import text_direction
+from webapp.services.programs.localized import Localized, program_text, session_title
 from webapp.services.text import single_line
 from webapp.services.times import format_in_zone, zone_label
 
@@ -103,7 +104,7 @@ class OutboxMessage(Message):
 class SessionView:
     """A session as an email or page shows it to one registrant."""
 
-    title: str
+    title: Localized
     starts_local: str
     starts_program: str
     ends_local: str
@@ -116,7 +117,7 @@ def _session_view(
     session: ProgramSession, program: Program, zone: str, locale: str, *, with_links: bool
 ) -> SessionView:
     return SessionView(
-        title=session.title,
+        title=session_title(session, locale),
         starts_local=format_in_zone(session.starts_at, zone, locale, "long"),
         starts_program=format_in_zone(session.starts_at, program.timezone, locale, "long"),
         ends_local=format_in_zone(session.ends_at, zone, locale, "time"),
@@ -126,16 +127,24 @@ def _session_view(
     )
 
 
-def session_views(program: Program, registration: Registration, *, with_links: bool) -> list[SessionView]:
-    """The program's sessions as one registrant sees them: their zone, their language,
-    links only if `with_links`."""
-    zone = registration.timezone or program.timezone
-    locale = registration.language or "en"
+def session_views(
+    program: Program,
+    registration: Registration,
+    *,
+    with_links: bool,
+    zone: str | None = None,
+    locale: str | None = None,
+) -> list[SessionView]:
+    """The program's sessions as one registrant sees them, links only if `with_links`:
+    in `zone` and `locale` (a page: the reader's zone and the page's language), by
+    default their stored zone and language (an email), and in the program's zone."""
+    zone = zone or registration.timezone or program.timezone
+    locale = locale or registration.language or "en"
     return [_session_view(s, program, zone, locale, with_links=with_links) for s in program.sessions]
 
 
 def _subject(email: Email, program: Program, session: ProgramSession | None, zone: str, locale: str) -> str:
-    title = program.title
+    title = program_text(program, locale).title.text
     if email.kind == "confirmation":
         return gettext("You are registered: %(title)s", title=title)
     if email.kind == "waitlisted":
@@ -152,12 +161,13 @@ def _subject(email: Email, program: Program, session: ProgramSession | None, zon
         return messages.fill(_organiser_message(email).subject, email.registration, program)
     assert session is not None
     when = format_in_zone(session.starts_at, zone, locale, "medium")
+    title = session_title(session, locale).text
     if email.kind == "reminder":
-        return gettext("Reminder: %(title)s starts %(when)s", title=session.title, when=when)
+        return gettext("Reminder: %(title)s starts %(when)s", title=title, when=when)
     if email.kind == "session_updated":
-        return gettext("New time or link: %(title)s, %(when)s", title=session.title, when=when)
+        return gettext("New time or link: %(title)s, %(when)s", title=title, when=when)
     if email.kind == "session_cancelled":
-        return gettext("Cancelled: %(title)s", title=session.title)
+        return gettext("Cancelled: %(title)s", title=title)
     raise ValueError(f"unknown email kind {email.kind!r}")
 
 
@@ -168,13 +178,15 @@ def _calendar(
     email: Email, program: Program, session: ProgramSession | None, confirmed: bool, cache: CalendarCache
 ) -> bytes | None:
     """The .ics an email carries, for confirmed registrants only: sessions to add or
-    update (PUBLISH, with the join link) or to remove (CANCEL). Built once per batch
-    for each set of sessions: the file does not depend on the registrant."""
+    update (PUBLISH, with the join link) or to remove (CANCEL), in the registrant's
+    language. Built once per batch for each set of sessions and language: the file
+    depends on nothing else of the registrant's."""
+    locale = email.registration.language or "en"
 
     def calendar(sessions: list[ProgramSession], method: str, include_link: bool) -> bytes:
-        key = (method, include_link, tuple((s.id, s.ics_sequence, s.cancelled_at) for s in sessions))
+        key = (method, include_link, locale, tuple((s.id, s.ics_sequence, s.cancelled_at) for s in sessions))
         if key not in cache:
-            cache[key] = build_calendar(sessions, method=method, include_link=include_link)
+            cache[key] = build_calendar(sessions, method=method, include_link=include_link, locale=locale)
         return cache[key]
 
     if email.kind in ("cancelled", "rejected") and email.registration.confirmed_at is not None:
@@ -232,6 +244,7 @@ def build_message(email: Email, calendars: CalendarCache | None = None) -> Outbo
             "email": email,
             "registration": registration,
             "program": program,
+            "text": program_text(program, locale),
             "session": session_view,
             "sessions": session_views(program, registration, with_links=with_links),
             "confirmed": confirmed,
@@ -241,6 +254,9 @@ def build_message(email: Email, calendars: CalendarCache | None = None) -> Outbo
             "text_dir": text_direction(locale),
             "program_zone_label": zone_label(program.timezone, locale),
             "previous_when": _previous_when(email, zone, locale),
+            "previous_when_program": ""
+            if zone == program.timezone
+            else _previous_when(email, program.timezone, locale),
             "message_body": (
                 messages.fill(_organiser_message(email).body, registration, program) if email.kind == "message" else ""
             ),

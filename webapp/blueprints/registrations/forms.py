@@ -256,8 +256,9 @@ class RegistrationForm(FlaskForm):
         every_zone: bool = False,
         **kwargs: Any,
     ) -> None:
-        """`reader_timezone`: the reader's zone if known (chosen for them); `every_zone`:
-        list every zone rather than the short list."""
+        """`reader_timezone` is the zone the reader's browser told us (checked already):
+        a new form starts there, else in the program's zone. `every_zone`: list every
+        zone rather than the short list."""
         super().__init__(*args, **kwargs)
         self.program_timezone = program_timezone
         self.country.choices = _country_choices(locale)
@@ -265,8 +266,7 @@ class RegistrationForm(FlaskForm):
         if not self.is_submitted():  # emails in the language this page is read in
             self.language.data = locale if locale in LANGUAGES else "en"
         if not self.timezone.data:
-            known = reader_timezone if reader_timezone in known_timezones() else None
-            self.timezone.data = known or program_timezone
+            self.timezone.data = reader_timezone or program_timezone
         chosen = self.timezone.data
         every_zone = every_zone or chosen == OTHER_TIMEZONE
         # Only a real zone joins the short list (and the cache key); anything else was

@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from webapp.blueprints.registrations import bp
 from webapp.blueprints.registrations.forms import CancelForm, registration_form_for
 from webapp.extensions import csrf, limiter
+from webapp.i18n import reader_timezone
 from webapp.models import Registration
 from webapp.services.audit import Actor
 from webapp.services.composer import session_views
@@ -34,10 +35,6 @@ from webapp.services.registrations import (
     register_participant,
 )
 from webapp.services.times import format_in_zone
-
-# The reader's time zone, as their browser's script remembers it (static/app.js): the
-# form offers and chooses it, so most people never need the full list of zones.
-ZONE_COOKIE = "rollcall_tz"
 
 
 def _registration_limit() -> str:
@@ -58,7 +55,7 @@ def create(slug: str) -> str | BaseResponse:
     form = registration_form_for(program.questions or [], locale)(
         locale=locale,
         program_timezone=program.timezone,
-        reader_timezone=request.cookies.get(ZONE_COOKIE),
+        reader_timezone=reader_timezone(),
         every_zone=request.args.get("all_zones") == "1",
     )
     form_error = None
@@ -173,14 +170,19 @@ def manage(token: str) -> str:
     registration = _registration_or_404(token)
     program = registration.program
     confirmed = registration.status == "confirmed"
+    # Where the reader is now, as their browser says, else where they said at registration;
+    # in the language this page is read in.
+    zone = reader_timezone() or registration.timezone or program.timezone
+    views = session_views(program, registration, with_links=confirmed, zone=zone, locale=str(get_locale()))
     return render_template(
         "registrations/manage.html",
         registration=registration,
         program=program,
         token=token,
+        zone=zone,
         confirmed=confirmed,
         can_cancel=registration.status in ACTIVE_STATUSES,
-        sessions=list(zip(program.sessions, session_views(program, registration, with_links=confirmed), strict=True)),
+        sessions=list(zip(program.sessions, views, strict=True)),
         cancel_form=CancelForm(),
     )
 
@@ -212,6 +214,7 @@ def calendar(token: str, session_id: int) -> Response:
         [program_session],
         method="CANCEL" if cancelled else "PUBLISH",
         include_link=registration.status == "confirmed",
+        locale=registration.language or "en",  # as the calendar files their emails carry
     )
     return Response(
         body,
