@@ -1,13 +1,19 @@
-"""`python -m bench [rush|fanout|attendees]`: run the benchmarks (all by default) and print
+"""`python -m bench [rush|journey|fanout|attendees|weight]`: run the benchmarks (all by default) and print
 their tables. The exit status is non-zero if any of them failed a check."""
 
 from __future__ import annotations
 
 import sys
 
-from bench import attendees, fanout, rush
+from bench import attendees, fanout, journey, rush, weight
 
-SCENARIOS = {"rush": rush.main, "fanout": fanout.main, "attendees": attendees.main}
+SCENARIOS = {
+    "weight": weight.main,
+    "rush": rush.main,
+    "journey": journey.main,
+    "fanout": fanout.main,
+    "attendees": attendees.main,
+}
 
 
 def main(argv: list[str]) -> int:

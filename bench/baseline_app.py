@@ -8,7 +8,10 @@ redirect". It mirrors the real app's request shape on purpose:
 * ``GET /form`` sets a session-like cookie and returns a hidden ``csrf_token`` input,
   so each client's one-off preparation is the same as against the real form;
 * ``POST /register`` parses the form, inserts the email into ``bench_baseline`` in its
-  own transaction, and answers ``303 See Other`` to ``/registered``.
+  own transaction, and answers ``303 See Other`` to ``/registered``;
+* ``GET /registered`` is a tiny done page (`bench.journey` reads it, as it reads the
+  form: a visible form with an action and a few fields, so its client does the same
+  parsing and filling against both).
 
 The database comes from ``BENCH_DATABASE_URL``; the engine uses the same driver
 (psycopg 3) and pool options (``pool_pre_ping``) as the real app. The table is created
@@ -43,7 +46,14 @@ def create_app() -> Flask:
     @app.get("/form")
     def form() -> Response:
         token = secrets.token_urlsafe(32)
-        body = f'<form method="post"><input id="csrf_token" name="csrf_token" type="hidden" value="{token}"></form>'
+        body = (
+            "<!doctype html><title>Register</title><h1>Register</h1>"
+            '<form method="post" action="/register">'
+            f'<input id="csrf_token" name="csrf_token" type="hidden" value="{token}">'
+            '<input name="full_name"><input name="email" type="email">'
+            '<select name="country"><option value="">Choose</option><option value="PK">Pakistan</option></select>'
+            '<input name="consent" type="checkbox" value="y"><button type="submit">Register</button></form>'
+        )
         response = make_response(body)
         response.set_cookie("session", secrets.token_urlsafe(64), httponly=True, samesite="Lax")
         return response
@@ -56,6 +66,10 @@ def create_app() -> Flask:
         with engine.begin() as conn:
             conn.execute(TABLE.insert().values(email=email, created_at=datetime.now(UTC)))
         return redirect("/registered", code=303)
+
+    @app.get("/registered")
+    def registered() -> str:
+        return "<!doctype html><title>Registered</title><h1>Check your inbox</h1><p>Thank you.</p>"
 
     @app.get("/healthz")
     def healthz() -> str:

@@ -4,7 +4,8 @@
 // 2. Until it can: show each <time data-local> also in the viewer's time zone.
 //    (The server leaves data-local off the times it already wrote in that zone.)
 // 3. Preselect the viewer's time zone in the participant's registration
-//    form (the fields marked data-preselect), nowhere else.
+//    form (the fields marked data-preselect), nowhere else, and load every
+//    zone when the short list lacks it or the reader asks for another.
 // 4. Focus the error summary after a failed submit.
 // 5. Keep a message's delivery progress current.
 (function () {
@@ -59,12 +60,40 @@
 
   // Only fields marked for it: the program editor's zone and an organiser adding
   // someone by hand must keep what the server chose, or saving would move times.
+  // The form lists a few zones and "Other time zone" (value "other"); every zone comes
+  // from the same page with ?all_zones=1, loaded only when needed.
   var noErrors = !document.querySelector(".has-error, #form-error");
   var tz = document.querySelector("select[data-preselect=timezone]");
-  if (tz && zone && noErrors) {
-    for (var i = 0; i < tz.options.length; i++) {
-      if (tz.options[i].value === zone) { tz.value = zone; break; }
+  function pick(select, value) {
+    for (var i = 0; i < select.options.length; i++) {
+      if (select.options[i].value === value) { select.value = value; return true; }
     }
+    return false;
+  }
+  function everyZone(select, choose) {
+    if (!window.fetch || !window.DOMParser) { return; }
+    var url = window.location.pathname + "?all_zones=1";
+    fetch(url, { credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.text() : null; })
+      .then(function (text) {
+        var full = text && new DOMParser().parseFromString(text, "text/html").getElementById(select.id);
+        if (!full) { return; }
+        // Choosing "other" keeps the first zone (the program's) until the reader picks.
+        var keep = select.value === "other" ? select.options[0].value : select.value;
+        while (select.options.length) { select.remove(0); }
+        for (var i = 0; i < full.options.length; i++) {
+          select.add(new Option(full.options[i].text, full.options[i].value));
+        }
+        if (!(choose && pick(select, choose)) && !pick(select, keep)) { select.selectedIndex = 0; }
+        if (!choose) { select.focus(); }
+      })
+      .catch(function () { /* the short list stays; "other" still works without script */ });
+  }
+  if (tz) {
+    if (zone && noErrors && !pick(tz, zone)) { everyZone(tz, zone); }
+    tz.addEventListener("change", function () {
+      if (tz.value === "other") { everyZone(tz, null); }
+    });
   }
   // (The email language needs no script: the server preselects the page's language.)
 

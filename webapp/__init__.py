@@ -8,6 +8,7 @@ from flask import Flask
 
 import config
 from webapp import setup
+from webapp.assets import register_static
 from webapp.blueprints.guards import register_guards
 
 
@@ -28,6 +29,7 @@ def create_app(mode: str | None = None, **overrides: Any) -> Flask:
     register_guards(app)
     setup.register_blueprints(app)
     setup.register_template_helpers(app)
+    register_static(app)
     setup.register_security_headers(app)
     setup.register_error_handlers(app)
     setup.register_logging(app)

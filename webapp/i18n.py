@@ -75,7 +75,10 @@ def register_i18n(app: Flask) -> None:
     @app.after_request
     def remember_language(response: Any) -> Any:
         # Pages differ by language: no shared cache may serve one reader's to another.
-        response.vary.update(("Accept-Language", "Cookie"))
+        # Static files do not (and a Vary on Cookie would make a browser fetch the
+        # stylesheet again whenever a cookie changed).
+        if request.endpoint != "static":
+            response.vary.update(("Accept-Language", "Cookie"))
         chosen = request.args.get("lang", "")
         if chosen in LANGUAGES and request.cookies.get(LANGUAGE_COOKIE) != chosen:
             response.set_cookie(

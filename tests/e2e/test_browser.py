@@ -190,3 +190,39 @@ def test_empty_form_shows_errors_by_the_fields_and_the_program_page_fits_a_phone
     finally:
         page.close()
         context.close()
+
+
+def test_other_time_zone_loads_every_zone_in_place_and_registers_with_it(
+    browser: Browser, app: Flask, live_server: LiveServer, demo: str
+) -> None:
+    """The form lists a few zones; "Other time zone…" brings every zone into the same
+    list without leaving the page, and what was typed stays."""
+    from playwright.sync_api import expect
+
+    problems = PageProblems()
+    context, page = _new_page(browser, problems, timezone_id="Europe/Istanbul")
+    try:
+        page.goto(f"{live_server.url}/programs/{demo}/register")
+        zones = page.locator("#timezone")
+        expect(zones).to_have_value("Europe/Istanbul")
+        short = zones.locator("option").count()
+        assert short < 40
+        page.get_by_label("Full name", exact=True).fill("Mariana Ríos")
+        zones.select_option(label="Other time zone…")
+        expect(zones.locator("option[value='America/Argentina/Ushuaia']")).to_have_count(1)
+        assert zones.locator("option").count() > 400
+        zones.select_option(value="America/Argentina/Ushuaia")
+        page.get_by_label("Email address", exact=True).fill("mariana@example.com")
+        page.get_by_label("Country", exact=True).select_option(value="AR")
+        page.get_by_role("checkbox").check()
+        expect(page.locator("#full_name")).to_have_value("Mariana Ríos")
+        with page.expect_response(lambda r: r.request.method == "POST") as posted:
+            page.get_by_role("button", name="Register", exact=True).click()
+        assert posted.value.status == 303
+        expect(page.get_by_role("heading", level=1)).to_have_text("Check your inbox")
+        with app.app_context():
+            assert db.session.scalars(select(Registration.timezone)).one() == "America/Argentina/Ushuaia"
+        problems.assert_none()
+    finally:
+        page.close()
+        context.close()

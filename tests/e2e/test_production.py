@@ -190,7 +190,14 @@ def test_register_cancel_and_sign_in_over_https_behind_the_proxy(
         assert response.url.startswith("https://")
         expect(page.get_by_role("heading", level=1)).to_have_text(DEMO_TITLE)
         expect(page.locator(".local-time").first).to_contain_text(BROWSER_TZ)
+        # Static files under hashed names, cached for a year, through the proxy.
+        stylesheet = page.locator("link[rel=stylesheet]").get_attribute("href") or ""
+        assert re.fullmatch(r"/static/app\.[0-9a-f]{12}\.css", stylesheet), stylesheet
+        static = page.request.get(f"{stack.url}{stylesheet}")
+        assert static.status == 200 and "body" in static.text()
+        assert static.headers["cache-control"] == "public, max-age=31536000, immutable"
         page.get_by_role("link", name="Register now").click()
+        # The browser's zone is not in the form's short list: the script loads every zone.
         expect(page.locator("#timezone")).to_have_value(BROWSER_TZ)
         page.get_by_label("Full name", exact=True).fill("Beatriz Souza")
         page.get_by_label("Email address", exact=True).fill("beatriz@example.com")

@@ -53,7 +53,10 @@ def create(slug: str) -> str | BaseResponse:
         abort(404)
     locale = str(get_locale())
     form = registration_form_for(program.questions or [], locale)(
-        locale=locale, program_timezone=program.timezone, reader_timezone=reader_timezone()
+        locale=locale,
+        program_timezone=program.timezone,
+        reader_timezone=reader_timezone(),
+        every_zone=request.args.get("all_zones") == "1",
     )
     form_error = None
     if request.method == "POST":
@@ -143,9 +146,11 @@ def _to_done_page(slug: str, email: str) -> BaseResponse:
 
 @bp.get("/programs/<slug>/registered")
 def done(slug: str) -> str:
-    """The same page whether the address was new or already registered (Rule 3)."""
+    """The same page whether the address was new or already registered (Rule 3).
+    Every registration ends here and it shows only the title: the light row the
+    submission just read (often from this process's cache) serves it."""
     try:
-        program = get_public_program(slug)
+        program = get_form_program(slug)
     except ProgramNotFound:
         abort(404)
     email = request.cookies.get(DONE_COOKIE, "")[:254] or None

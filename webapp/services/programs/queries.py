@@ -78,11 +78,19 @@ def get_public_program(slug: str) -> Program:
     return program
 
 
-# What a submitted registration form needs of its program; the rules themselves are
-# checked again under the program lock (`registrations.register_participant`).
+# What a submitted registration form (and the "check your inbox" page after it) needs
+# of its program; the rules themselves are checked again under the program lock
+# (`registrations.register_participant`).
 _FORM_PROGRAM_BY_SLUG = select(
     Program.__table__.c.id,
     Program.__table__.c.slug,
+    # The text `localized.program_text` gives the done page, in the reader's language.
+    Program.__table__.c.title,
+    Program.__table__.c.summary,
+    Program.__table__.c.description,
+    Program.__table__.c.organiser_name,
+    Program.__table__.c.language,
+    Program.__table__.c.translations,
     Program.__table__.c.status,
     Program.__table__.c.timezone,
     Program.__table__.c.questions,
@@ -90,8 +98,9 @@ _FORM_PROGRAM_BY_SLUG = select(
 
 
 def get_form_program(slug: str) -> Row[Any]:
-    """`get_public_program` for a submitted form: id, slug, status, timezone and
-    questions only, as one light row rather than a loaded `Program`.
+    """`get_public_program` for a submitted form and the page after it: id, slug,
+    status, timezone, questions and the program's text only, as one light row rather
+    than a loaded `Program` (with its sessions).
 
     Each process remembers the row for ``FORM_PROGRAM_CACHE_SECONDS`` (in a rush every
     submission asks for the same one). Staleness is harmless: the participant's form
