@@ -59,7 +59,7 @@ format: $(STAMP)
 ## changes into each language's catalogue (new strings arrive untranslated).
 messages: $(STAMP)
 	$(BIN)/pybabel extract -F babel.cfg --ignore-dirs=".* .venv node_modules" -k _l -k lazy_gettext -o translations/messages.pot .
-	$(BIN)/pybabel update -i translations/messages.pot -d translations
+	$(BIN)/pybabel update --ignore-obsolete -i translations/messages.pot -d translations
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

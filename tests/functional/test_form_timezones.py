@@ -38,7 +38,7 @@ def test_the_form_offers_a_short_list_with_the_programs_zone_chosen(
     values = [value for value, _ in options]
     assert chosen == "Asia/Karachi"
     assert options[0] == ("Asia/Karachi", "Pakistan Time (Asia/Karachi)")
-    assert ("Europe/Istanbul", "Türkiye Time (Europe/Istanbul)") in options
+    assert ("Europe/Istanbul", "GMT+3 (Europe/Istanbul)") in options  # CLDR names no zone for it
     assert ("UTC", "UTC") in options
     assert "Asia/Shanghai" in values and "Asia/Tehran" in values
     assert options[-1] == ("other", "Other time zone…")

@@ -21,7 +21,7 @@ from webapp.models import Email, ProgramSession
 from webapp.services.audit import Actor
 from webapp.services.mailer import deliver_emails
 from webapp.services.registrations import register_participant
-from webapp.services.times import format_in_zone
+from webapp.services.times import format_in_zone, zone_label
 
 LOCALES = ("en", "zh", "ru", "tr", "fa")
 WINTER = datetime(2027, 1, 15, 9, 0, tzinfo=UTC)
@@ -202,3 +202,24 @@ def test_saving_the_editor_unchanged_keeps_times_to_the_second_and_emails_nobody
         assert session.starts_at == datetime(2099, 2, 10, 10, 0, tzinfo=UTC)
         assert session.program.registration_deadline == deadline
         assert sorted(db.session.scalars(select(Email.kind))) == ["confirmation", "session_updated"]
+
+
+@pytest.mark.parametrize(
+    ("zone", "locale", "expected"),
+    [
+        ("Asia/Karachi", "en", "Pakistan Time (Asia/Karachi)"),
+        ("Asia/Tehran", "fa", "وقت ایران (Asia/Tehran)"),
+        ("Asia/Tehran", "ru", "Иран (Asia/Tehran)"),
+        ("Asia/Shanghai", "zh", "中国时间 (Asia/Shanghai)"),
+        ("America/St_Johns", "tr", "Newfoundland Saati (America/St_Johns)"),
+        # CLDR names no generic zone here: Babel's fallback said "Непал, летнее время"
+        # (Nepal summer time) in Russian and "Unknown Region (UTC) Time" for UTC.
+        ("Asia/Kathmandu", "ru", "GMT+5:45 (Asia/Kathmandu)"),
+        ("Asia/Kathmandu", "fa", "\u200e+۵:۴۵ گرینویچ (Asia/Kathmandu)"),
+        ("UTC", "en", "Coordinated Universal Time (UTC)"),
+        ("UTC", "ru", "Всемирное координированное время (UTC)"),
+        ("Not/A_Zone", "en", "Not/A_Zone"),
+    ],
+)
+def test_a_zone_is_labelled_by_its_name_in_the_readers_language(zone: str, locale: str, expected: str) -> None:
+    assert zone_label(zone, locale) == expected

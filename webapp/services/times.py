@@ -8,6 +8,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel import Locale, UnknownLocaleError
+from babel.core import get_global
 from babel.dates import (
     format_datetime,
     format_timedelta,
@@ -166,13 +167,32 @@ def format_in_zone(value: datetime, zone: str, locale: str = "en", fmt: str = "m
 
 
 @lru_cache(maxsize=2048)
+def _generic_name(zone: str, locale: str) -> str | None:
+    """CLDR's generic name of a zone or its metazone in `locale` ("Iran Time"), if any."""
+    loc = _locale(locale)
+    metazone = get_global("meta_zones").get(zone)
+    return loc.time_zones.get(zone, {}).get("long", {}).get("generic") or (
+        loc.meta_zones.get(metazone, {}).get("long", {}).get("generic") if metazone else None
+    )
+
+
 def zone_label(zone: str, locale: str = "en") -> str:
-    """A person's name for a zone, e.g. "Pakistan Time (Asia/Karachi)"."""
+    """A person's name for a zone, e.g. "Pakistan Time (Asia/Karachi)", "Coordinated
+    Universal Time (UTC)", "GMT+5:45 (Asia/Kathmandu)" where CLDR has no name for it.
+
+    Where CLDR has no generic name, Babel falls back to the locale's region format, and
+    its data keeps the wrong variant of that format for some locales (Russian reads
+    "Непал, летнее время", Nepal summer time; UTC becomes an "Unknown Region"), so
+    today's offset names those zones instead (not cached: it changes with the season).
+    """
     try:
-        name = get_timezone_name(ZoneInfo(zone), locale=locale)
+        tz = ZoneInfo(zone)
     except (ValueError, LookupError):
-        name = zone
-    return name if name == zone else f"{name} ({zone})"
+        return zone
+    now = datetime.now(UTC).astimezone(tz)
+    if zone in ("UTC", "Etc/UTC", "Etc/GMT", "GMT"):
+        return f"{get_timezone_name(now, 'long', locale=_locale(locale))} (UTC)"
+    return f"{_generic_name(zone, locale) or gmt_offset_label(now, locale)} ({zone})"
 
 
 def format_remaining(delta: timedelta, locale: str = "en") -> str:

@@ -144,7 +144,6 @@ def _timezone_choices(
         return tuple(SelectChoice(z, zone_label(z, locale) if z == program_timezone else z) for z in all_timezones())
     zones = dict.fromkeys(z for z in (program_timezone, chosen, *COMMON_TIMEZONES) if z in known_timezones())
     return (
-        # (UTC by its name: Babel calls it "Unknown Region (UTC) Time".)
         *(SelectChoice(z, z if z == "UTC" else zone_label(z, locale)) for z in zones),
         SelectChoice(OTHER_TIMEZONE, _l("Other time zone…")),
     )
