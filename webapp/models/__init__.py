@@ -7,6 +7,7 @@ from webapp.models.organisers import ORGANISER_ROLES, Organiser
 from webapp.models.programs import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Program, ProgramSession, ReminderRun
 from webapp.models.registrations import REGISTRATION_STATUSES, Registration
 from webapp.models.types import utcnow
+from webapp.models.zoom import ZoomToken
 
 __all__ = [
     "DEFAULT_REMINDER_MINUTES",
@@ -23,5 +24,6 @@ __all__ = [
     "ProgramSession",
     "Registration",
     "ReminderRun",
+    "ZoomToken",
     "utcnow",
 ]

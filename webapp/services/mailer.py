@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import time
 from datetime import datetime
 
 from flask import current_app
@@ -21,6 +20,7 @@ from webapp.extensions import db
 from webapp.models import Email, Program, ProgramSession, Registration, utcnow
 from webapp.services import outbox
 from webapp.services.composer import CalendarCache, build_message
+from webapp.services.pacing import Pacer
 
 log = logging.getLogger(__name__)
 
@@ -109,22 +109,6 @@ def _not_worth_sending(email: Email, now: datetime) -> str | None:
     if email.kind in ("reminder", "session_updated") and registration.program.status == "cancelled":
         return "not sent: the program was cancelled"
     return None
-
-
-class Pacer:
-    """Keeps one worker under MAIL_MAX_PER_SECOND."""
-
-    def __init__(self, per_second: float) -> None:
-        self.interval = 1.0 / per_second if per_second > 0 else 0.0
-        self.next_at = time.monotonic()
-
-    def wait(self) -> None:
-        if not self.interval:
-            return
-        now = time.monotonic()
-        if now < self.next_at:
-            time.sleep(self.next_at - now)
-        self.next_at = max(now, self.next_at) + self.interval
 
 
 # Mark delivered rows in groups: fewer commits, and at most this many rows are resent
