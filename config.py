@@ -248,6 +248,8 @@ def load(mode: str | None = None, **overrides: Any) -> dict[str, Any]:
         # A confirmation waits at most this long for Zoom's personal links, then goes out
         # with the session's static link.
         "ZOOM_FALLBACK_MINUTES": _float("ZOOM_FALLBACK_MINUTES", 15.0),
+        # How often beat looks for Zoom cancellations still to be made.
+        "ZOOM_SWEEP_SECONDS": _float("ZOOM_SWEEP_SECONDS", 60.0),
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_DEFAULT_TIMEZONE": "UTC",
         "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations"),

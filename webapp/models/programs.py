@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 PROGRAM_STATUSES = ("draft", "published", "closed", "cancelled", "archived")
 DEFAULT_REMINDER_MINUTES = [24 * 60, 60]
+ZOOM_TYPES = ("webinar", "meeting")
 
 
 class Program(db.Model):
@@ -86,6 +87,7 @@ class ProgramSession(db.Model):
     __tablename__ = "sessions"
     __table_args__ = (
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint(f"zoom_type IN {ZOOM_TYPES!r}", name="zoom_type"),
         Index("ix_sessions_program_id_starts_at", "program_id", "starts_at"),
     )
 
@@ -97,6 +99,8 @@ class ProgramSession(db.Model):
     join_url: Mapped[str] = mapped_column(String(500), default="")
     passcode: Mapped[str] = mapped_column(String(64), default="")
     zoom_meeting_id: Mapped[str | None] = mapped_column(String(64))
+    # What `zoom_meeting_id` names in Zoom: a webinar or a meeting (their APIs differ).
+    zoom_type: Mapped[str] = mapped_column(String(16), default="webinar", server_default="webinar")
     # Calendar identity: the UID never changes, SEQUENCE rises on every change, so
     # calendars update the event instead of adding a second one.
     ics_uid: Mapped[str] = mapped_column(String(100), unique=True, default=lambda: f"{uuid.uuid4()}@rollcall")

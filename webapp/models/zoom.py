@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import String, Text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
@@ -22,3 +22,40 @@ class ZoomToken(db.Model):
     access_token: Mapped[str] = mapped_column(Text)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+ZOOM_REGISTRANT_STATUSES = ("pending", "added", "failed", "cancelling", "cancelled")
+
+
+class ZoomRegistrant(db.Model):
+    """One registration's place in one Zoom session: Zoom's registrant id and the
+    personal join link, added by the worker when the registration is confirmed.
+
+    pending: to be added (not before `next_attempt_at`); added: Zoom gave the link;
+    failed: Zoom kept failing past the fallback time or refused, the registrant has the
+    session's static link and organisers see it; cancelling: to be cancelled in Zoom;
+    cancelled: done."""
+
+    __tablename__ = "zoom_registrants"
+    __table_args__ = (
+        UniqueConstraint("registration_id", "session_id"),
+        CheckConstraint(f"status IN {ZOOM_REGISTRANT_STATUSES!r}", name="status"),
+        Index("ix_zoom_registrants_status_next_attempt_at", "status", "next_attempt_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    registration_id: Mapped[int] = mapped_column(ForeignKey("registrations.id", ondelete="CASCADE"))
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
+    registrant_id: Mapped[str | None] = mapped_column(String(128))
+    join_url: Mapped[str | None] = mapped_column(String(1000))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    added_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    cancelled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    def __repr__(self) -> str:
+        return f"<ZoomRegistrant {self.registration_id}/{self.session_id} {self.status}>"

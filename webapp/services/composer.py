@@ -21,6 +21,7 @@ from webapp.services.links import external_url, manage_url
 from webapp.services.locales import text_direction
 from webapp.services.text import single_line
 from webapp.services.times import format_in_zone, zone_label
+from webapp.services.zoom.registrants import personal_links
 
 
 @dataclass(frozen=True)
@@ -37,25 +38,33 @@ class SessionView:
 
 
 def _session_view(
-    session: ProgramSession, program: Program, zone: str, locale: str, *, with_links: bool
+    session: ProgramSession, program: Program, zone: str, locale: str, *, with_links: bool, personal_link: str = ""
 ) -> SessionView:
     return SessionView(
         title=session.title,
         starts_local=format_in_zone(session.starts_at, zone, locale, "long"),
         starts_program=format_in_zone(session.starts_at, program.timezone, locale, "long"),
         ends_local=format_in_zone(session.ends_at, zone, locale, "time"),
-        join_url=session.join_url if with_links else "",
+        join_url=(personal_link or session.join_url) if with_links else "",
         passcode=session.passcode if with_links else "",
         same_zone=zone == program.timezone,
     )
 
 
-def session_views(program: Program, registration: Registration, *, with_links: bool) -> list[SessionView]:
+def session_views(
+    program: Program, registration: Registration, *, with_links: bool, links: dict[int, str] | None = None
+) -> list[SessionView]:
     """The program's sessions as one registrant sees them: their zone, their language,
-    links only if `with_links`."""
+    links only if `with_links` (their personal Zoom link where they have one; `links`
+    when the caller has read them already)."""
     zone = registration.timezone or program.timezone
     locale = registration.language or "en"
-    return [_session_view(s, program, zone, locale, with_links=with_links) for s in program.sessions]
+    if links is None:
+        links = personal_links(registration.id, program.sessions) if with_links else {}
+    return [
+        _session_view(s, program, zone, locale, with_links=with_links, personal_link=links.get(s.id, ""))
+        for s in program.sessions
+    ]
 
 
 def _subject(email: Email, program: Program, session: ProgramSession | None, zone: str, locale: str) -> str:
@@ -89,16 +98,23 @@ CalendarCache = dict[tuple[Any, ...], bytes]
 
 
 def _calendar(
-    email: Email, program: Program, session: ProgramSession | None, confirmed: bool, cache: CalendarCache
+    email: Email,
+    program: Program,
+    session: ProgramSession | None,
+    confirmed: bool,
+    cache: CalendarCache,
+    links: dict[int, str],
 ) -> bytes | None:
     """The .ics an email carries, for confirmed registrants only: sessions to add or
     update (PUBLISH, with the join link) or to remove (CANCEL). Built once per batch
-    for each set of sessions: the file does not depend on the registrant."""
+    for each set of sessions and personal links (most registrants have none: one file
+    serves them all)."""
 
     def calendar(sessions: list[ProgramSession], method: str, include_link: bool) -> bytes:
-        key = (method, include_link, tuple((s.id, s.ics_sequence, s.cancelled_at) for s in sessions))
+        own = tuple(sorted((k, v) for k, v in links.items() if include_link and any(s.id == k for s in sessions)))
+        key = (method, include_link, tuple((s.id, s.ics_sequence, s.cancelled_at) for s in sessions), own)
         if key not in cache:
-            cache[key] = build_calendar(sessions, method=method, include_link=include_link)
+            cache[key] = build_calendar(sessions, method=method, include_link=include_link, links=dict(own))
         return cache[key]
 
     if email.kind in ("cancelled", "rejected") and email.registration.confirmed_at is not None:
@@ -148,16 +164,19 @@ def build_message(email: Email, calendars: CalendarCache | None = None) -> Messa
     link = manage_url(registration.token)
     locale = registration.language or "en"
     zone = registration.timezone or program.timezone
+    links = personal_links(registration.id, program.sessions) if with_links else {}
     with force_locale(locale):
         session_view = None
         if session is not None:
-            session_view = _session_view(session, program, zone, locale, with_links=with_links)
+            session_view = _session_view(
+                session, program, zone, locale, with_links=with_links, personal_link=links.get(session.id, "")
+            )
         context: dict[str, Any] = {
             "email": email,
             "registration": registration,
             "program": program,
             "session": session_view,
-            "sessions": session_views(program, registration, with_links=with_links),
+            "sessions": session_views(program, registration, with_links=with_links, links=links),
             "confirmed": confirmed,
             "manage_url": link,
             "program_url": external_url("public.program", slug=program.slug),
@@ -186,7 +205,7 @@ def build_message(email: Email, calendars: CalendarCache | None = None) -> Messa
         },
     )
     message.msgId = email.message_id
-    ics = _calendar(email, program, session, confirmed, {} if calendars is None else calendars)
+    ics = _calendar(email, program, session, confirmed, {} if calendars is None else calendars, links)
     if ics is not None:
         method = "CANCEL" if b"METHOD:CANCEL" in ics else "PUBLISH"
         message.attach(

@@ -6,7 +6,7 @@ so a calendar that imported the event updates it instead of adding a duplicate.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from icalendar import Calendar, Event
 
@@ -28,13 +28,16 @@ def build_calendar(
     *,
     method: str = "PUBLISH",
     include_link: bool,
+    links: Mapping[int, str] | None = None,
 ) -> bytes:
     """One VCALENDAR with a VEVENT per session.
 
     `include_link` puts the join link and passcode in the event: only for confirmed
     registrants (Rule 5). METHOD:CANCEL marks the events cancelled. The self-service
     link is deliberately left out: calendars are often shared, and it is a secret.
-    The result depends only on the sessions, so one file serves a whole batch.
+    `links` maps session ids to the registrant's personal Zoom link, used instead of
+    the session's own. Without them the result depends only on the sessions, so one
+    file serves a whole batch.
     """
     calendar = Calendar()
     calendar.add("prodid", "-//Rollcall//Training programs//EN")
@@ -51,10 +54,11 @@ def build_calendar(
         event.add("dtend", session.ends_at)
         event.add("summary", event_title(program.title, session.title))
         lines = [program.summary] if program.summary else []
-        if include_link and session.join_url:
-            event.add("location", session.join_url)
-            event.add("url", session.join_url)
-            lines.append(f"Join: {session.join_url}")
+        join_url = (links.get(session.id) if links else None) or session.join_url
+        if include_link and join_url:
+            event.add("location", join_url)
+            event.add("url", join_url)
+            lines.append(f"Join: {join_url}")
             if session.passcode:
                 lines.append(f"Passcode: {session.passcode}")
         event.add("description", "\n".join(lines))

@@ -21,6 +21,7 @@ from webapp.models import Email, Program, ProgramSession, Registration, utcnow
 from webapp.services import outbox
 from webapp.services.composer import CalendarCache, build_message
 from webapp.services.pacing import Pacer
+from webapp.services.zoom.registrants import PersonalLinks
 
 log = logging.getLogger(__name__)
 
@@ -118,10 +119,12 @@ SENT_FLUSH_EVERY = 25
 
 def deliver_emails(email_ids: list[int]) -> dict[int, str]:
     """Deliver outbox rows over one SMTP connection. Returns what happened to each id:
-    "sent", "skipped" (another task has it, or it is not due yet), "expired", "failed"
-    or "retry" (a transient failure; the row is pending again with a later attempt).
+    "sent", "skipped" (another task has it, or it is not due yet), "expired", "failed",
+    "retry" (a transient failure; the row is pending again with a later attempt) or
+    "deferred" (waiting for Zoom to give the personal link it must carry).
 
-    Side effects: commits the rows' state transitions; sends email over SMTP. Safe to run
+    Side effects: commits the rows' state transitions; sends email over SMTP; adds
+    confirmed registrants to their Zoom sessions first (`PersonalLinks`). Safe to run
     twice for the same ids: only pending rows are claimed.
     """
     outcomes = dict.fromkeys(email_ids, "skipped")
@@ -142,6 +145,7 @@ def deliver_emails(email_ids: list[int]) -> dict[int, str]:
     pacer = Pacer(float(current_app.config.get("MAIL_MAX_PER_SECOND") or 0))
     connection: SMTPConnection | None = None
     sent: list[int] = []
+    links = PersonalLinks()
     try:
         for position, email_id in enumerate(claimed):
             email = emails[email_id]
@@ -149,6 +153,16 @@ def deliver_emails(email_ids: list[int]) -> dict[int, str]:
             if reason:
                 outbox.mark_final(email_id, "expired", reason)
                 outcomes[email_id] = "expired"
+                continue
+            try:
+                wait = links.before_sending(email)
+            except Exception:  # a bug or bad data must not hold the email: it goes with the static link
+                log.exception("could not prepare the Zoom links of email %s", email_id)
+                db.session.rollback()
+                wait = None
+            if wait is not None:
+                outbox.defer(email_id, wait.until, f"waiting for Zoom: {wait.reason}")
+                outcomes[email_id] = "deferred"
                 continue
             try:
                 message = build_message(email, calendars)
@@ -192,6 +206,7 @@ def deliver_emails(email_ids: list[int]) -> dict[int, str]:
     finally:
         outbox.mark_sent(sent)
         _close_quietly(connection)
+        links.close()
     return outcomes
 
 

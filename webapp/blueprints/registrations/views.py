@@ -34,6 +34,7 @@ from webapp.services.registrations import (
     register_participant,
 )
 from webapp.services.times import format_in_zone
+from webapp.services.zoom.registrants import personal_links
 
 
 def _registration_limit() -> str:
@@ -201,6 +202,7 @@ def calendar(token: str, session_id: int) -> Response:
         [program_session],
         method="CANCEL" if cancelled else "PUBLISH",
         include_link=registration.status == "confirmed",
+        links=personal_links(registration.id, [program_session]),
     )
     return Response(
         body,

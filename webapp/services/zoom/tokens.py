@@ -21,14 +21,16 @@ class DatabaseTokenStore:
         return CachedToken(row.access_token, row.expires_at) if row is not None else None
 
     def put(self, account_id: str, token: CachedToken) -> None:
-        try:
-            with unit_of_work():
-                db.session.merge(
-                    ZoomToken(account_id=account_id, access_token=token.access_token, expires_at=token.expires_at)
-                )
-        except IntegrityError:
-            # Another process stored its token at the same moment; Zoom accepts both.
-            pass
+        with unit_of_work():
+            try:
+                # A savepoint: the caller's transaction (a registrant being added) survives
+                # another process storing its token at the same moment; Zoom accepts both.
+                with db.session.begin_nested():
+                    db.session.merge(
+                        ZoomToken(account_id=account_id, access_token=token.access_token, expires_at=token.expires_at)
+                    )
+            except IntegrityError:
+                pass
 
     def discard(self, account_id: str, access_token: str) -> None:
         with unit_of_work():
