@@ -263,7 +263,7 @@ class PersonalLinks:
             waiting_until = max(t for t in (row.next_attempt_at, self.paused_until, now) if t is not None)
             if waiting_until > now:
                 if now >= give_up_at:
-                    return self._give_up(row, "Zoom kept failing; sent with the session's own link")
+                    return self._give_up(row, f"Zoom kept failing; last: {row.last_error or 'no answer'}")
                 return Wait(waiting_until, row.last_error or "waiting for Zoom")
             try:
                 added = self.client().add_registrant(
