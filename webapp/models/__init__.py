@@ -7,7 +7,7 @@ from webapp.models.organisers import ORGANISER_ROLES, Organiser
 from webapp.models.programs import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Program, ProgramSession, ReminderRun
 from webapp.models.registrations import REGISTRATION_STATUSES, Registration
 from webapp.models.types import utcnow
-from webapp.models.zoom import ZOOM_REGISTRANT_STATUSES, ZoomRegistrant, ZoomToken
+from webapp.models.zoom import ZOOM_REGISTRANT_STATUSES, ZoomRegistrant, ZoomToken, ZoomWebhookEvent
 
 __all__ = [
     "DEFAULT_REMINDER_MINUTES",
@@ -27,5 +27,6 @@ __all__ = [
     "ReminderRun",
     "ZoomRegistrant",
     "ZoomToken",
+    "ZoomWebhookEvent",
     "utcnow",
 ]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from webapp.extensions import db
-from webapp.models.types import UTCDateTime, utcnow
+from webapp.models.types import JSONType, UTCDateTime, utcnow
 
 
 class ZoomToken(db.Model):
@@ -59,3 +60,17 @@ class ZoomRegistrant(db.Model):
 
     def __repr__(self) -> str:
         return f"<ZoomRegistrant {self.registration_id}/{self.session_id} {self.status}>"
+
+
+class ZoomWebhookEvent(db.Model):
+    """An event Zoom sent to the webhook, kept once (Zoom redelivers what it thinks was
+    lost) for the worker to handle."""
+
+    __tablename__ = "zoom_webhook_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dedupe_key: Mapped[str] = mapped_column(String(64), unique=True)
+    event: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from webapp.services.zoom import registrants
+from webapp.services.zoom import registrants, webhooks
 
 
 @shared_task(name="worker.tasks.zoom.cancel_registrants")
@@ -19,3 +19,9 @@ def cancel_registrants(registration_ids: list[int] | None = None) -> dict[str, i
 def retry_links(row_ids: list[int]) -> dict[str, int]:
     """One more try for personal links Zoom did not give; each new link is emailed."""
     return registrants.retry_links(row_ids)
+
+
+@shared_task(name="worker.tasks.zoom.handle_event")
+def handle_event(event_id: int) -> str:
+    """Take an event Zoom's webhook delivered (kept once; safe to run twice)."""
+    return webhooks.handle_event(event_id)
