@@ -1,8 +1,11 @@
-"""Which language a page is in, and how a reader changes it.
+"""Which language a page is in, and how a reader changes it; and the reader's time zone.
 
 Order: an explicit choice (``?lang=xx`` on any URL, remembered in a cookie), else the
 browser's Accept-Language, else English. The languages offered are `locales.LANGUAGES`:
 adding one is a catalogue under translations/ and one entry there.
+
+The reader's zone is what static/app.js found in the browser (`Intl`) and remembered
+in the `rollcall_tz` cookie; `reader_timezone` is the one place the server reads it.
 """
 
 from __future__ import annotations
@@ -10,13 +13,17 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-from flask import Flask, request
+from flask import Flask, g, has_request_context, request
 from flask_babel import get_locale
 
 from webapp.services.locales import LANGUAGES, own_name, text_direction
+from webapp.services.times import known_timezones
 
 LANGUAGE_COOKIE = "rollcall_lang"
 LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
+# Written by static/app.js (never by the server), so not HttpOnly; its name is there too.
+TIMEZONE_COOKIE = "rollcall_tz"
+_LONGEST_ZONE = 64  # IANA names are at most about 30 characters
 
 
 def select_locale() -> str:
@@ -33,6 +40,19 @@ def select_locale() -> str:
         if primary in LANGUAGES:
             return primary
     return "en"
+
+
+def reader_timezone() -> str | None:
+    """The reader's IANA zone, as their browser told us (the `rollcall_tz` cookie), or
+    None when it has not or the value is not a zone we know: the cookie is whatever
+    the client sends, so anything but a known name (NUL, a huge value, a path) is
+    ignored, never an error. Read once per request; None outside one (an email)."""
+    if not has_request_context():
+        return None
+    if "reader_timezone" not in g:
+        value = request.cookies.get(TIMEZONE_COOKIE, "")
+        g.reader_timezone = value if len(value) <= _LONGEST_ZONE and value in known_timezones() else None
+    return g.reader_timezone
 
 
 def language_links() -> list[dict[str, Any]]:

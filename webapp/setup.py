@@ -11,7 +11,7 @@ import nh3
 from flask import Flask, g, render_template, request
 from flask_babel import get_locale
 from flask_wtf.csrf import CSRFError
-from markupsafe import Markup
+from markupsafe import Markup, escape
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -19,7 +19,7 @@ import config
 from webapp.celery_app import init_celery
 from webapp.database import engine_options
 from webapp.extensions import babel, csrf, db, limiter, login_manager, mail, migrate
-from webapp.i18n import language_links, register_i18n, select_locale
+from webapp.i18n import language_links, reader_timezone, register_i18n, select_locale
 from webapp.redaction import redact, redact_loggers
 
 log = logging.getLogger(__name__)
@@ -118,9 +118,10 @@ _MARKDOWN_TAGS = {
 }  # fmt: skip
 
 
-def render_markdown(text: str | None) -> Markup:
-    """Markdown to HTML, then sanitised: organisers' text can never inject markup."""
-    html = markdown_lib.markdown(text or "", extensions=["sane_lists"], output_format="html")
+def render_markdown(text: object) -> Markup:
+    """Markdown to HTML, then sanitised: organisers' text can never inject markup. Takes
+    a text, or a `Localized` one (a description in the reader's language)."""
+    html = markdown_lib.markdown(str(text or ""), extensions=["sane_lists"], output_format="html")
     clean = nh3.clean(
         html,
         tags=_MARKDOWN_TAGS,
@@ -135,6 +136,7 @@ def render_markdown(text: str | None) -> Markup:
 
 def register_template_helpers(app: Flask) -> None:
     from webapp.services.locales import country_name, text_direction
+    from webapp.services.programs.localized import Localized, program_text, session_title
     from webapp.services.times import format_in_zone, format_remaining, zone_label
 
     app.jinja_env.filters["markdown"] = render_markdown
@@ -143,6 +145,19 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["zone_label"] = lambda zone: zone_label(zone, str(get_locale()))
     app.jinja_env.filters["country_name"] = lambda code: country_name(code, str(get_locale()))
     app.jinja_env.filters["isoformat"] = lambda dt: dt.isoformat() if isinstance(dt, datetime) else ""
+    # A global, not context: the `when` macro is imported without the template's context.
+    app.jinja_env.globals["reader_zone"] = reader_timezone
+    # Program text in the reader's language (pages and emails alike: an email renders
+    # under its registrant's locale), and the marks a fragment in another language needs.
+    app.jinja_env.globals["program_text"] = lambda program: program_text(program, str(get_locale()))
+    app.jinja_env.globals["session_title"] = lambda session: session_title(session, str(get_locale()))
+    app.jinja_env.globals["text_direction"] = text_direction
+    app.jinja_env.filters["lang_attrs"] = lambda text: (
+        text.lang_attrs(str(get_locale())) if isinstance(text, Localized) else Markup("")
+    )
+    app.jinja_env.filters["marked"] = lambda text: (
+        text.inline(str(get_locale())) if isinstance(text, Localized) else escape(text)
+    )
 
     @app.context_processor
     def inject_locale() -> dict[str, Any]:

@@ -1,7 +1,7 @@
 """zoom: the shared access token, registrants, session types
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-12-03 11:40:00
 
 `zoom_tokens` holds the Server-to-Server OAuth token of the Zoom account, shared by every
@@ -17,7 +17,7 @@ from sqlalchemy.dialects import postgresql
 
 # revision identifiers, used by Alembic.
 revision = '0007'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 

@@ -159,7 +159,8 @@ def sign_in_in_browser(page: Page, base: str, email: str = "boss@example.org") -
 
 
 def _new_page(browser: Browser, problems: PageProblems, **context_options: Any) -> tuple[BrowserContext, Page]:
-    context = browser.new_context(locale="en-US", **context_options)
+    # English unless the test gives a locale (which is also what Accept-Language says).
+    context = browser.new_context(**({"locale": "en-US"} | context_options))
     context.set_default_timeout(TIMEOUT_MS)
     context.set_default_navigation_timeout(TIMEOUT_MS)
     page = context.new_page()
@@ -185,6 +186,27 @@ def _open_message(page: Page, base_url: str, subject: re.Pattern[str], log: Work
     assert link.count() == 1, f"expected exactly one matching message, found {link.count()}"
     link.click()
     page.wait_for_load_state()
+
+
+# The impacts that fail an accessibility check (axe's scale: minor, moderate, serious, critical).
+AXE_FAILING_IMPACTS = frozenset({"serious", "critical"})
+
+
+def axe_problems(page: Page) -> list[str]:
+    """Run axe-core on the page as it is now; one line per serious or critical
+    violation, naming its rule, impact and the elements (CSS selectors) at fault.
+
+    axe-core comes from the `axe-playwright-python` package (requirements-dev.txt),
+    which ships axe.min.js: nothing is fetched while the tests run."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page, options={"resultTypes": ["violations"]})
+    problems = []
+    for violation in results.response["violations"]:
+        if violation["impact"] in AXE_FAILING_IMPACTS:
+            targets = "; ".join(" ".join(node["target"]) for node in violation["nodes"])
+            problems.append(f"{violation['id']} ({violation['impact']}: {violation['help']}) at {targets}")
+    return problems
 
 
 def _png_size(path: Path) -> tuple[int, int]:

@@ -55,7 +55,7 @@ def test_sign_in_create_publish_register_approve_export_and_message(
         organiser.get_by_role("link", name="New program").click()
         organiser.get_by_label("Title", exact=True).fill("Battery recycling workshop")
         organiser.get_by_label("Web address").fill("battery-recycling")
-        organiser.get_by_label("Summary").fill("One afternoon on recycling lithium-ion cells.")
+        organiser.get_by_label("Summary", exact=True).fill("One afternoon on recycling lithium-ion cells.")
         organiser.get_by_label("Organiser", exact=True).fill("BTBU-ECOSF Joint Training Center")
         organiser.get_by_label("Time zone").select_option("Asia/Karachi")
         organiser.get_by_label("Registration deadline").fill(_local(starts - timedelta(days=2)))

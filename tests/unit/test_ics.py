@@ -10,7 +10,14 @@ from icalendar import Calendar
 
 from webapp.services.ics import build_calendar, event_title
 
-PROGRAM = SimpleNamespace(title="Lithium-ion batteries", summary="A short training.")
+PROGRAM = SimpleNamespace(
+    title="Lithium-ion batteries",
+    summary="A short training.",
+    description="",
+    organiser_name="",
+    language="en",
+    translations={},
+)
 
 
 def session(**overrides: object) -> SimpleNamespace:
@@ -23,6 +30,7 @@ def session(**overrides: object) -> SimpleNamespace:
         "ends_at": datetime(2030, 9, 28, 12, 0, tzinfo=UTC),
         "join_url": "https://zoom.us/j/81234567890",
         "passcode": "liion6",
+        "translations": {},
     }
     return SimpleNamespace(**(fields | overrides))
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -50,6 +50,12 @@ class Program(db.Model):
     reminder_minutes: Mapped[list[int]] = mapped_column(JSONType, default=lambda: list(DEFAULT_REMINDER_MINUTES))
     # Extra form questions (issue: organiser console); a list of dicts.
     questions: Mapped[list[dict[str, Any]]] = mapped_column(JSONType, default=list)
+    # The language the program's own text (title, summary, description, session titles)
+    # is written in, one of `locales.LANGUAGES`; and its translations, by language code:
+    # {"ru": {"title": ..., "summary": ..., "description": ...}} (any of the three).
+    # Readers get them through `services/programs/localized.py`.
+    language: Mapped[str] = mapped_column(String(8), default="en", server_default="en")
+    translations: Mapped[dict[str, dict[str, str]]] = mapped_column(JSONType, default=dict, server_default=text("'{}'"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
@@ -101,6 +107,9 @@ class ProgramSession(db.Model):
     zoom_meeting_id: Mapped[str | None] = mapped_column(String(64))
     # What `zoom_meeting_id` names in Zoom: a webinar or a meeting (their APIs differ).
     zoom_type: Mapped[str] = mapped_column(String(16), default="webinar", server_default="webinar")
+    # The title in other languages: {"ru": {"title": ...}}. Kept with the session (not
+    # by position in the program), so a session cancelled or added never shifts them.
+    translations: Mapped[dict[str, dict[str, str]]] = mapped_column(JSONType, default=dict, server_default=text("'{}'"))
     # Calendar identity: the UID never changes, SEQUENCE rises on every change, so
     # calendars update the event instead of adding a second one.
     ics_uid: Mapped[str] = mapped_column(String(100), unique=True, default=lambda: f"{uuid.uuid4()}@rollcall")

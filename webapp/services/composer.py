@@ -19,6 +19,7 @@ from webapp.services import messages
 from webapp.services.ics import build_calendar
 from webapp.services.links import external_url, manage_url
 from webapp.services.locales import text_direction
+from webapp.services.programs.localized import Localized, program_text, session_title
 from webapp.services.text import single_line
 from webapp.services.times import format_in_zone, zone_label
 from webapp.services.zoom.registrants import personal_links
@@ -28,7 +29,7 @@ from webapp.services.zoom.registrants import personal_links
 class SessionView:
     """A session as an email or page shows it to one registrant."""
 
-    title: str
+    title: Localized
     starts_local: str
     starts_program: str
     ends_local: str
@@ -41,7 +42,7 @@ def _session_view(
     session: ProgramSession, program: Program, zone: str, locale: str, *, with_links: bool, personal_link: str = ""
 ) -> SessionView:
     return SessionView(
-        title=session.title,
+        title=session_title(session, locale),
         starts_local=format_in_zone(session.starts_at, zone, locale, "long"),
         starts_program=format_in_zone(session.starts_at, program.timezone, locale, "long"),
         ends_local=format_in_zone(session.ends_at, zone, locale, "time"),
@@ -52,13 +53,21 @@ def _session_view(
 
 
 def session_views(
-    program: Program, registration: Registration, *, with_links: bool, links: dict[int, str] | None = None
+    program: Program,
+    registration: Registration,
+    *,
+    with_links: bool,
+    zone: str | None = None,
+    locale: str | None = None,
+    links: dict[int, str] | None = None,
 ) -> list[SessionView]:
-    """The program's sessions as one registrant sees them: their zone, their language,
-    links only if `with_links` (their personal Zoom link where they have one; `links`
-    when the caller has read them already)."""
-    zone = registration.timezone or program.timezone
-    locale = registration.language or "en"
+    """The program's sessions as one registrant sees them, links only if `with_links`
+    (their personal Zoom link where they have one; `links` when the caller has read
+    them already): in `zone` and `locale` (a page: the reader's zone and the page's
+    language), by default their stored zone and language (an email), and in the
+    program's zone."""
+    zone = zone or registration.timezone or program.timezone
+    locale = locale or registration.language or "en"
     if links is None:
         links = personal_links(registration.id, program.sessions) if with_links else {}
     return [
@@ -68,7 +77,7 @@ def session_views(
 
 
 def _subject(email: Email, program: Program, session: ProgramSession | None, zone: str, locale: str) -> str:
-    title = program.title
+    title = program_text(program, locale).title.text
     if email.kind == "confirmation":
         return gettext("You are registered: %(title)s", title=title)
     if email.kind == "waitlisted":
@@ -85,12 +94,13 @@ def _subject(email: Email, program: Program, session: ProgramSession | None, zon
         return messages.fill(_organiser_message(email).subject, email.registration, program)
     assert session is not None
     when = format_in_zone(session.starts_at, zone, locale, "medium")
+    title = session_title(session, locale).text
     if email.kind == "reminder":
-        return gettext("Reminder: %(title)s starts %(when)s", title=session.title, when=when)
+        return gettext("Reminder: %(title)s starts %(when)s", title=title, when=when)
     if email.kind == "session_updated":
-        return gettext("New time or link: %(title)s, %(when)s", title=session.title, when=when)
+        return gettext("New time or link: %(title)s, %(when)s", title=title, when=when)
     if email.kind == "session_cancelled":
-        return gettext("Cancelled: %(title)s", title=session.title)
+        return gettext("Cancelled: %(title)s", title=title)
     raise ValueError(f"unknown email kind {email.kind!r}")
 
 
@@ -106,15 +116,18 @@ def _calendar(
     links: dict[int, str],
 ) -> bytes | None:
     """The .ics an email carries, for confirmed registrants only: sessions to add or
-    update (PUBLISH, with the join link) or to remove (CANCEL). Built once per batch
-    for each set of sessions and personal links (most registrants have none: one file
-    serves them all)."""
+    update (PUBLISH, with the join link) or to remove (CANCEL), in the registrant's
+    language. Built once per batch for each set of sessions, language and personal
+    links (most registrants have none: one file serves them all)."""
+    locale = email.registration.language or "en"
 
     def calendar(sessions: list[ProgramSession], method: str, include_link: bool) -> bytes:
         own = tuple(sorted((k, v) for k, v in links.items() if include_link and any(s.id == k for s in sessions)))
-        key = (method, include_link, tuple((s.id, s.ics_sequence, s.cancelled_at) for s in sessions), own)
+        key = (method, include_link, locale, tuple((s.id, s.ics_sequence, s.cancelled_at) for s in sessions), own)
         if key not in cache:
-            cache[key] = build_calendar(sessions, method=method, include_link=include_link, links=dict(own))
+            cache[key] = build_calendar(
+                sessions, method=method, include_link=include_link, locale=locale, links=dict(own)
+            )
         return cache[key]
 
     if email.kind in ("cancelled", "rejected") and email.registration.confirmed_at is not None:
@@ -175,6 +188,7 @@ def build_message(email: Email, calendars: CalendarCache | None = None) -> Messa
             "email": email,
             "registration": registration,
             "program": program,
+            "text": program_text(program, locale),
             "session": session_view,
             "sessions": session_views(program, registration, with_links=with_links, links=links),
             "confirmed": confirmed,
@@ -184,6 +198,9 @@ def build_message(email: Email, calendars: CalendarCache | None = None) -> Messa
             "text_dir": text_direction(locale),
             "program_zone_label": zone_label(program.timezone, locale),
             "previous_when": _previous_when(email, zone, locale),
+            "previous_when_program": ""
+            if zone == program.timezone
+            else _previous_when(email, program.timezone, locale),
             "message_body": (
                 messages.fill(_organiser_message(email).body, registration, program) if email.kind == "message" else ""
             ),

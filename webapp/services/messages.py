@@ -16,6 +16,7 @@ from webapp.services import audit
 from webapp.services.audit import Actor
 from webapp.services.links import manage_url
 from webapp.services.outbox import queue_bulk
+from webapp.services.programs.localized import program_text
 from webapp.services.text import single_line
 from webapp.services.transactions import unit_of_work
 from webapp.services.zoom.registrants import personal_links
@@ -78,7 +79,7 @@ def fill(text: str, registration: Registration, program: Program) -> str:
             join = personal_links(registration.id, upcoming[:1]).get(upcoming[0].id) or upcoming[0].join_url
     values = {
         "name": registration.full_name,
-        "program": program.title,
+        "program": program_text(program, registration.language or "en").title.text,
         "manage_url": manage_url(registration.token),
         "join_url": join or str(_l("(the link to join is sent to confirmed participants)")),
     }

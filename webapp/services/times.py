@@ -8,7 +8,13 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel import Locale, UnknownLocaleError
-from babel.dates import format_datetime, format_timedelta, get_timezone_gmt, get_timezone_name
+from babel.dates import (
+    format_datetime,
+    format_timedelta,
+    get_timezone_gmt,
+    get_timezone_name,
+    match_skeleton,
+)
 from babel.numbers import get_minus_sign_symbol, get_plus_sign_symbol
 
 
@@ -48,12 +54,19 @@ def parse_iso_datetime(value: str) -> datetime:
     return parsed.astimezone(UTC)
 
 
-# Date and time part of each named format; the zone is appended by `format_in_zone`
-# itself (see `gmt_offset_label` for why Babel's `O` is not used).
-_FORMATS: dict[str, tuple[str, str]] = {
-    "medium": ("EEE d MMM y, HH:mm", "offset"),
-    "long": ("EEEE d MMMM y, HH:mm", "name"),
-    "time": ("HH:mm", "offset"),
+# The named formats: the CLDR pieces each is built from in the reader's locale (see
+# `_pattern`), and how it names the zone (appended by `format_in_zone` itself; see
+# `gmt_offset_label` for why Babel's `O` is not used). Times are 24-hour everywhere.
+_MEDIUM_DATE_SKELETON = "yMMMEd"  # "Mon, Sep 28, 2026", "2026年9月28日周一", "пн, 28 сент. 2026 г."
+_TIME_SKELETON = "Hm"  # "14:00"; "H:mm" in Persian
+_ZONE_PARTS: dict[str, str] = {"medium": "offset", "long": "name", "time": "offset"}
+
+# Digits of the numbering systems our locales default to, where that is not ASCII.
+# Babel applies a locale's numbering system to numbers' symbols but writes dates with
+# ASCII digits; CLDR's default for Persian is `arabext` (۰۱۲…).
+_DIGITS: dict[str, str] = {
+    "arab": "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669",
+    "arabext": "\u06f0\u06f1\u06f2\u06f3\u06f4\u06f5\u06f6\u06f7\u06f8\u06f9",
 }
 
 
@@ -62,6 +75,44 @@ def _locale(locale: str) -> Locale:
         return Locale.parse(locale)
     except (ValueError, LookupError, UnknownLocaleError):
         return Locale.parse("en")
+
+
+@lru_cache(maxsize=64)
+def _digit_table(numbering_system: str) -> dict[int, str]:
+    digits = _DIGITS.get(numbering_system)
+    return str.maketrans("0123456789", digits) if digits else {}
+
+
+def _native_digits(text: str, loc: Locale) -> str:
+    """`text` with its ASCII digits in `loc`'s default numbering system."""
+    return text.translate(_digit_table(loc.default_numbering_system))
+
+
+def _skeleton(loc: Locale, skeleton: str) -> str:
+    """CLDR's pattern in `loc` for a skeleton (its closest match), else English's."""
+    for candidate in (loc, Locale.parse("en")):
+        best = match_skeleton(skeleton, candidate.datetime_skeletons)
+        if best:
+            return candidate.datetime_skeletons[best].pattern
+    return "y-MM-dd HH:mm"  # not reached: English has both skeletons we ask for
+
+
+@lru_cache(maxsize=64)
+def _pattern(locale: str, fmt: str) -> str:
+    """The date-and-time pattern of a named format in `locale`, from CLDR: the time is
+    the `Hm` skeleton; medium puts it after the `yMMMEd` date, long after the full
+    date (weekday and month in words), each joined as the locale joins a date and a
+    time ("{1}, {0}" in English, "{1} {0}" in Chinese, "{1}، ساعت {0}" in Persian)."""
+    loc = _locale(locale)
+    time = _skeleton(loc, _TIME_SKELETON)
+    if fmt == "time":
+        return time
+    if fmt == "long":
+        date, joiner = loc.date_formats["full"].pattern, loc.datetime_formats["long"]
+    else:
+        date, joiner = _skeleton(loc, _MEDIUM_DATE_SKELETON), loc.datetime_formats["medium"]
+    # The joiner is itself a pattern ("{1} 'at' {0}"): its literals are quoted already.
+    return joiner.replace("{1}", date).replace("{0}", time)
 
 
 def gmt_offset_label(local: datetime, locale: str = "en") -> str:
@@ -84,7 +135,7 @@ def gmt_offset_label(local: datetime, locale: str = "en") -> str:
         )
         hours, rest = divmod(abs(minutes), 60)
         body = f"{sign}{hours}" + (f":{rest:02d}" if rest else "")
-    return (loc.zone_formats["gmt"] % body).strip()
+    return _native_digits((loc.zone_formats["gmt"] % body).strip(), loc)
 
 
 def _zone_name(local: datetime, locale: str) -> str:
@@ -99,17 +150,19 @@ def _zone_name(local: datetime, locale: str) -> str:
 
 @lru_cache(maxsize=8192)
 def format_in_zone(value: datetime, zone: str, locale: str = "en", fmt: str = "medium") -> str:
-    """E.g. "Wed 28 Sep 2022, 14:00 GMT+5" (medium), "Wednesday 28 September 2022, 14:00
-    Pakistan Standard Time" (long) or "14:00 GMT+5" (time) in `zone`, in `locale`'s
-    conventions. Any other `fmt` is a Babel pattern used as given."""
+    """`value` in `zone`, written as `locale` writes dates (CLDR's order, words and
+    digits), always with the zone named: "Mon, Sep 28, 2026, 14:00 GMT+5" (medium),
+    "Monday, September 28, 2026, 14:00 Pakistan Standard Time" (long) or "14:00 GMT+5"
+    (time); "2026年9月28日周一 14:00 GMT+5" in Chinese. Any other `fmt` is a Babel pattern
+    used as given."""
     tz = ZoneInfo(zone)
     loc = _locale(locale)
-    if fmt not in _FORMATS:
+    if fmt not in _ZONE_PARTS:
         return format_datetime(value, fmt, tzinfo=tz, locale=loc)
-    pattern, zone_part = _FORMATS[fmt]
     local = value.astimezone(tz)
-    label = _zone_name(local, locale) if zone_part == "name" else gmt_offset_label(local, locale)
-    return f"{format_datetime(value, pattern, tzinfo=tz, locale=loc)} {label}"
+    label = _zone_name(local, locale) if _ZONE_PARTS[fmt] == "name" else gmt_offset_label(local, locale)
+    written = _native_digits(format_datetime(value, _pattern(str(loc), fmt), tzinfo=tz, locale=loc), loc)
+    return f"{written} {label}"
 
 
 @lru_cache(maxsize=2048)
@@ -123,8 +176,6 @@ def zone_label(zone: str, locale: str = "en") -> str:
 
 
 def format_remaining(delta: timedelta, locale: str = "en") -> str:
-    """A rounded duration such as "3 days" or "5 hours"."""
-    try:
-        return format_timedelta(delta, threshold=1.0, locale=locale)
-    except (ValueError, LookupError):
-        return format_timedelta(delta, threshold=1.0, locale="en")
+    """A rounded duration such as "3 days" or "5 hours", in the locale's words and digits."""
+    loc = _locale(locale)
+    return _native_digits(format_timedelta(delta, threshold=1.0, locale=loc), loc)

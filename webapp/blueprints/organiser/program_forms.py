@@ -24,6 +24,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice, SelectField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
+from webapp.services.locales import LANGUAGES, own_name
 from webapp.services.programs.spec import FIRST_YEAR, LAST_YEAR, MAX_CAPACITY
 from webapp.services.times import all_timezones, is_valid_timezone
 
@@ -72,6 +73,32 @@ class SessionForm(Form):
     remove = BooleanField(_l("Remove this session"))
 
 
+class SessionTranslationForm(Form):
+    title = StringField(_l("Session title"), filters=[_strip])
+
+
+class TranslationForm(Form):
+    """The program's text in one other language; every field empty: no translation.
+    Session titles are in the order of the editor's sessions."""
+
+    title = StringField(_l("Title"), filters=[_strip])
+    summary = StringField(_l("Summary"), filters=[_strip])
+    description = TextAreaField(_l("Description (Markdown)"))
+    sessions = FieldList(FormField(SessionTranslationForm), min_entries=0)
+
+    def has_text(self) -> bool:
+        return any((self.title.data, self.summary.data, self.description.data)) or any(
+            e.title.data for e in self.sessions.entries
+        )
+
+
+def _start_order(entries: list[Any]) -> list[int]:
+    """Indexes of the editor's session entries in start order (the order in which a
+    program file pairs translated session titles with sessions); undated ones last."""
+    starts = [entry.starts_at.data for entry in entries]
+    return sorted(range(len(entries)), key=lambda i: (starts[i] is None, starts[i] or datetime.min))
+
+
 QUESTION_TYPE_LABELS = {
     "short_text": _l("Short text"),
     "long_text": _l("Long text"),
@@ -115,10 +142,38 @@ class ProgramForm(FlaskForm):
     reminders = StringField(_l("Reminders before each session"), description=_l('For example "24h, 1h" or "2d, 30m".'))
     sessions = FieldList(FormField(SessionForm), min_entries=1)
     questions = FieldList(FormField(QuestionForm), min_entries=0)
+    language = SelectField(
+        _l("Language the program is written in"),
+        choices=[SelectChoice(code, own_name(code)) for code in LANGUAGES],
+        default="en",
+        description=_l(
+            "The title, summary, description and session titles below are in this language. "
+            "Translations into other languages are at the end of the page."
+        ),
+    )
+    # translation_<code>: a TranslationForm per language (added below the class).
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.timezone.choices = [SelectChoice(z) for z in all_timezones()]
+        # Problems about a whole translation (not one of its fields), by language.
+        self.translation_problems: dict[str, list[str]] = {}
+        self.align_translations()
+
+    def translation_forms(self) -> list[tuple[str, TranslationForm]]:
+        """(language code, its TranslationForm) for every language Rollcall offers."""
+        return [(code, self[f"translation_{code}"].form) for code in LANGUAGES]
+
+    def align_translations(self) -> None:
+        """One translated-title entry per session entry in every language (a session
+        added, or a form sent back by a browser, may leave them short)."""
+        for _code, translation in self.translation_forms():
+            while len(translation.sessions.entries) < len(self.sessions.entries):
+                translation.sessions.append_entry()
+
+    def add_session(self) -> None:
+        self.sessions.append_entry()
+        self.align_translations()
 
     def load(self, data: dict[str, Any]) -> None:
         """Fill the form from a program file (times shown in the program's zone)."""
@@ -154,6 +209,19 @@ class ProgramForm(FlaskForm):
             entry.passcode.data = session.get("passcode")
             entry.zoom_meeting_id.data = session.get("zoom_meeting_id")
             entry.zoom_type.data = session.get("zoom_type", "webinar")
+        self.language.data = data.get("language") or "en"
+        # The file's sessions are in start order, as its translated titles are.
+        translations = data.get("translations") or {}
+        for code, form in self.translation_forms():
+            texts = translations.get(code) or {}
+            for key in ("title", "summary", "description"):
+                form[key].data = texts.get(key) or ""
+            while form.sessions.entries:
+                form.sessions.pop_entry()
+            titles = texts.get("sessions") or []
+            for index in range(len(self.sessions.entries)):
+                entry = form.sessions.append_entry()
+                entry.title.data = (titles[index] or {}).get("title", "") if index < len(titles) else ""
 
     def swap_questions(self, first: int, second: int) -> None:
         """Swap two questions. Their order is the order of the entries' field names, so
@@ -179,6 +247,23 @@ class ProgramForm(FlaskForm):
             return saved.get((kind, value)) or value.replace(tzinfo=zone).isoformat()
 
         reminders = [r.strip() for r in (self.reminders.data or "").split(",") if r.strip()]
+        kept = [i for i, entry in enumerate(self.sessions.entries) if not entry.remove.data]
+        order = [kept[i] for i in _start_order([self.sessions.entries[i] for i in kept])]
+        translations: dict[str, Any] = {}
+        for code, form in self.translation_forms():
+            entries = form.sessions.entries
+            titles = [(entries[i].title.data or "") if i < len(entries) else "" for i in order]
+            while titles and not titles[-1]:
+                titles.pop()
+            texts = {
+                "title": form.title.data or "",
+                "summary": form.summary.data or "",
+                "description": form.description.data or "",
+                "sessions": [{"title": t} for t in titles],
+            }
+            texts = {k: v for k, v in texts.items() if v}
+            if texts:
+                translations[code] = texts
         return {
             "slug": self.slug.data or "",
             "title": self.title.data or "",
@@ -193,6 +278,8 @@ class ProgramForm(FlaskForm):
             "approval_required": bool(self.approval_required.data),
             "status": status,
             "reminders": reminders,
+            "language": self.language.data or "en",
+            "translations": translations,
             "sessions": [
                 {
                     "title": entry.title.data or "",
@@ -230,10 +317,26 @@ class ProgramForm(FlaskForm):
             "questions": [e for e in self.questions.entries if not e.remove.data],
         }
         general = []
+        kept_indexes = [i for i, entry in enumerate(self.sessions.entries) if not entry.remove.data]
+        order = [kept_indexes[i] for i in _start_order(kept["sessions"])]
+        translation_forms = dict(self.translation_forms())
         for problem in problems:
             key, _, message = problem.partition(": ")
             field = None
-            if "[" in key and "]." in key:
+            if key.startswith("translations."):
+                code, _, rest = key.removeprefix("translations.").partition(".")
+                form = translation_forms.get(code)
+                if form is not None and rest in ("title", "summary", "description"):
+                    field = form[rest]
+                elif form is not None and rest.startswith("sessions[") and rest.endswith("].title"):
+                    index = int(rest[len("sessions[") : -len("].title")]) - 1
+                    if 0 <= index < len(order) and order[index] < len(form.sessions.entries):
+                        field = form.sessions.entries[order[index]].title
+                elif form is not None:
+                    # About the language as a whole: shown at the top of its section.
+                    self.translation_problems.setdefault(code, []).append(message[:1].upper() + message[1:] + ".")
+                    continue
+            elif "[" in key and "]." in key:
                 group, index_text = key.split("[", 1)
                 index = int(index_text[: index_text.index("]")]) - 1
                 name = key.split("].", 1)[1]
@@ -248,6 +351,12 @@ class ProgramForm(FlaskForm):
             else:
                 general.append(problem)
         return general
+
+
+for _code in LANGUAGES:
+    # One section per language; the editor shows the program's own language's only when
+    # it holds text (a language just chosen as the program's, to be emptied).
+    setattr(ProgramForm, f"translation_{_code}", FormField(TranslationForm, label=own_name(_code)))
 
 
 class DuplicateForm(FlaskForm):

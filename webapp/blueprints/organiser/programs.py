@@ -63,7 +63,7 @@ def _grow(form: ProgramForm) -> bool:
     """The "Add a session", "Add a question" and "Move up" buttons: change the form,
     save nothing (works without JavaScript)."""
     if request.form.get("add_session"):
-        form.sessions.append_entry()
+        form.add_session()
         return True
     if request.form.get("add_question"):
         form.questions.append_entry()

@@ -221,7 +221,16 @@ class RegistrationForm(FlaskForm):
         validators=[DataRequired(_l("Please agree to this so we can register you."))],
     )
 
-    def __init__(self, *args: Any, locale: str = "en", program_timezone: str = "UTC", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        locale: str = "en",
+        program_timezone: str = "UTC",
+        reader_timezone: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """`reader_timezone` is the zone the reader's browser told us (checked already):
+        a new form starts there, else in the program's zone."""
         super().__init__(*args, **kwargs)
         self.country.choices = _country_choices(locale)
         self.language.choices = _language_choices(locale)
@@ -229,7 +238,7 @@ class RegistrationForm(FlaskForm):
         if not self.is_submitted():  # emails in the language this page is read in
             self.language.data = locale if locale in LANGUAGES else "en"
         if not self.timezone.data:
-            self.timezone.data = program_timezone
+            self.timezone.data = reader_timezone or program_timezone
 
     def question_fields(self) -> list[Field]:
         """The program's own questions, in order."""

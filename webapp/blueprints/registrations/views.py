@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from webapp.blueprints.registrations import bp
 from webapp.blueprints.registrations.forms import CancelForm, registration_form_for
 from webapp.extensions import csrf, limiter
+from webapp.i18n import reader_timezone
 from webapp.models import Registration
 from webapp.services.audit import Actor
 from webapp.services.composer import session_views
@@ -52,7 +53,9 @@ def create(slug: str) -> str | BaseResponse:
     except ProgramNotFound:
         abort(404)
     locale = str(get_locale())
-    form = registration_form_for(program.questions or [], locale)(locale=locale, program_timezone=program.timezone)
+    form = registration_form_for(program.questions or [], locale)(
+        locale=locale, program_timezone=program.timezone, reader_timezone=reader_timezone()
+    )
     form_error = None
     if request.method == "POST":
         if form.validate():
@@ -163,14 +166,19 @@ def manage(token: str) -> str:
     registration = _registration_or_404(token)
     program = registration.program
     confirmed = registration.status == "confirmed"
+    # Where the reader is now, as their browser says, else where they said at registration;
+    # in the language this page is read in.
+    zone = reader_timezone() or registration.timezone or program.timezone
+    views = session_views(program, registration, with_links=confirmed, zone=zone, locale=str(get_locale()))
     return render_template(
         "registrations/manage.html",
         registration=registration,
         program=program,
         token=token,
+        zone=zone,
         confirmed=confirmed,
         can_cancel=registration.status in ACTIVE_STATUSES,
-        sessions=list(zip(program.sessions, session_views(program, registration, with_links=confirmed), strict=True)),
+        sessions=list(zip(program.sessions, views, strict=True)),
         cancel_form=CancelForm(),
     )
 
@@ -203,6 +211,7 @@ def calendar(token: str, session_id: int) -> Response:
         method="CANCEL" if cancelled else "PUBLISH",
         include_link=registration.status == "confirmed",
         links=personal_links(registration.id, [program_session]),
+        locale=registration.language or "en",  # as the calendar files their emails carry
     )
     return Response(
         body,

@@ -128,6 +128,8 @@ def _save(program: Program, spec: ProgramSpec, *, actor: Actor, created: bool) -
         "status",
         "reminder_minutes",
         "questions",
+        "language",
+        "translations",
     ):
         setattr(program, field, getattr(spec, field))
 
@@ -148,9 +150,10 @@ def _save(program: Program, spec: ProgramSpec, *, actor: Actor, created: bool) -
             session.ics_sequence += 1
             session.rescheduled_at = now
             changed.append((session, session.starts_at))
-        elif session.title != s.title:
+        elif session.title != s.title or (session.translations or {}) != s.translations:
             session.ics_sequence += 1  # calendars show the new title; nobody is emailed
         session.title = s.title
+        session.translations = s.translations
         session.starts_at = s.starts_at
         session.ends_at = s.ends_at
         session.join_url = s.join_url

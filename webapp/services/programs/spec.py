@@ -5,7 +5,7 @@ moving all of its times together."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from webapp.models import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Program
 from webapp.models.programs import ZOOM_TYPES
 from webapp.services.errors import ProgramImportError
+from webapp.services.locales import LANGUAGES
 from webapp.services.text import has_control_characters, multi_line, single_line, slugify
 from webapp.services.times import is_valid_timezone, parse_iso_datetime
 
@@ -37,6 +38,8 @@ _KNOWN_FIELDS = {
     "reminders",
     "sessions",
     "questions",
+    "language",
+    "translations",
 }
 _SESSION_FIELDS = {"title", "starts_at", "ends_at", "join_url", "passcode", "zoom_meeting_id", "zoom_type"}
 
@@ -50,6 +53,8 @@ class SessionSpec:
     passcode: str
     zoom_meeting_id: str | None
     zoom_type: str = "webinar"
+    # The title in other languages: {"ru": {"title": ...}}.
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 @dataclass
@@ -71,6 +76,11 @@ class ProgramSpec:
     reminder_minutes: list[int]
     sessions: list[SessionSpec]
     questions: list[dict[str, Any]]
+    # The language of the text above, and the program's text in others:
+    # {"ru": {"title": ..., "summary": ..., "description": ...}} (session titles are on
+    # each SessionSpec).
+    language: str = "en"
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
 
 def parse_reminder_offset(value: Any) -> int:
@@ -140,6 +150,85 @@ def _validate_questions(raw: Any, problems: list[str]) -> list[dict[str, Any]]:
             }
         )
     return questions
+
+
+# The translatable text of a program, each with the original's length limit; whether it
+# keeps its line breaks (the description is Markdown, sanitised when shown, as the
+# original is).
+TRANSLATABLE = {"title": (200, True), "summary": (500, True), "description": (20000, False)}
+SESSION_TITLE_MAX = 200
+
+
+def _translated_text(value: Any, label: str, max_length: int, one_line: bool, problems: list[str]) -> str:
+    """One translated text, cleaned as the original is; "" (no translation) when empty."""
+    if value is None:
+        return ""
+    if not isinstance(value, str):
+        problems.append(f"{label}: must be text")
+        return ""
+    cleaned = single_line(value) if one_line else multi_line(value)
+    if len(cleaned) > max_length:
+        problems.append(f"{label}: must be at most {max_length} characters (it has {len(cleaned)})")
+    return cleaned
+
+
+def _validate_translations(
+    raw: Any, language: str, session_count: int, problems: list[str]
+) -> tuple[dict[str, dict[str, str]], list[dict[str, dict[str, str]]]]:
+    """The `translations` map: the program's translated text by language, and each
+    session's translated title by the session's position in start order. Empty texts
+    mean "no translation" and are left out."""
+    per_session: list[dict[str, dict[str, str]]] = [{} for _ in range(session_count)]
+    if raw is None:
+        return {}, per_session
+    if not isinstance(raw, dict):
+        problems.append('translations: must be an object such as {"ru": {"title": "..."}}')
+        return {}, per_session
+    program: dict[str, dict[str, str]] = {}
+    for code, entry in raw.items():
+        label = f"translations.{single_line(str(code), 20)}"
+        if code not in LANGUAGES:
+            problems.append(f"{label}: not a language Rollcall offers (one of {', '.join(LANGUAGES)})")
+            continue
+        if code == language:
+            problems.append(f"{label}: is the program's own language (see language); its text is the original")
+            continue
+        if not isinstance(entry, dict):
+            problems.append(f"{label}: must be an object with any of title, summary, description and sessions")
+            continue
+        for key in sorted(set(entry) - {*TRANSLATABLE, "sessions"}, key=str):
+            problems.append(f"{label}.{single_line(str(key), 40)}: unknown field")
+        texts: dict[str, str] = {}
+        for key, (max_length, one_line) in TRANSLATABLE.items():
+            value = _translated_text(entry.get(key), f"{label}.{key}", max_length, one_line, problems)
+            if value:
+                texts[key] = value
+        if texts:
+            program[code] = texts
+        sessions = entry.get("sessions")
+        if sessions is None:
+            continue
+        if not isinstance(sessions, list):
+            problems.append(f'{label}.sessions: must be a list such as [{{"title": "..."}}], in start order')
+            continue
+        if len(sessions) > session_count:
+            problems.append(
+                f"{label}.sessions: has {len(sessions)} entries but the program has {session_count} session(s)"
+            )
+            continue
+        for index, item in enumerate(sessions, start=1):
+            item_label = f"{label}.sessions[{index}]"
+            if item is None:
+                continue
+            if not isinstance(item, dict):
+                problems.append(f'{item_label}: must be an object such as {{"title": "..."}}')
+                continue
+            for key in sorted(set(item) - {"title"}, key=str):
+                problems.append(f"{item_label}.{single_line(str(key), 40)}: unknown field")
+            title = _translated_text(item.get("title"), f"{item_label}.title", SESSION_TITLE_MAX, True, problems)
+            if title:
+                per_session[index - 1][code] = {"title": title}
+    return program, per_session
 
 
 # Answer keys that would collide with the form's own fields.
@@ -315,6 +404,17 @@ def validate_program_data(data: Any) -> ProgramSpec:
 
     questions = _validate_questions(data.get("questions"), problems)
 
+    language = data.get("language", "en")
+    if language not in LANGUAGES:
+        problems.append(f"language: must be one of {', '.join(LANGUAGES)} (the language the program is written in)")
+        language = "en"
+    sessions.sort(key=lambda s: s.starts_at)
+    translations, session_translations = _validate_translations(
+        data.get("translations"), language, len(raw_sessions), problems
+    )
+    for session, translated in zip(sessions, session_translations, strict=False):
+        session.translations = translated
+
     if deadline and sessions:
         first = min(s.starts_at for s in sessions)
         if deadline > first:
@@ -339,8 +439,10 @@ def validate_program_data(data: Any) -> ProgramSpec:
         approval_required=approval,
         status=status,
         reminder_minutes=reminder_minutes,
-        sessions=sorted(sessions, key=lambda s: s.starts_at),
+        sessions=sessions,
         questions=questions,
+        language=language,
+        translations=translations,
     )
 
 
@@ -375,6 +477,8 @@ def program_file(program: Program) -> dict[str, Any]:
         "status": program.status,
         "reminders": [_offset_text(m) for m in program.reminder_minutes or []],
         "questions": [dict(q) for q in program.questions or []],
+        "language": program.language,
+        "translations": translations_file(program),
         "sessions": [
             {
                 "title": s.title,
@@ -387,6 +491,23 @@ def program_file(program: Program) -> dict[str, Any]:
             for s in program.sessions
         ],
     }
+
+
+def translations_file(program: Program) -> dict[str, dict[str, Any]]:
+    """The program's translations as the program file writes them: per language, its
+    texts and its sessions' titles in start order ({} for a session without one)."""
+    result: dict[str, dict[str, Any]] = {}
+    sessions = program.sessions
+    for code in LANGUAGES:
+        entry: dict[str, Any] = {k: v for k, v in (program.translations or {}).get(code, {}).items() if v}
+        titles = [{"title": t} if (t := (s.translations or {}).get(code, {}).get("title")) else {} for s in sessions]
+        while titles and not titles[-1]:
+            titles.pop()
+        if titles:
+            entry["sessions"] = titles
+        if entry:
+            result[code] = entry
+    return result
 
 
 def moved_file(data: dict[str, Any], shift: timedelta) -> dict[str, Any]:
