@@ -229,6 +229,27 @@ def load(mode: str | None = None, **overrides: Any) -> dict[str, Any]:
         "SESSION_COOKIE_SECURE": mode == "production",
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SECURE": mode == "production",
+        # Zoom (Server-to-Server OAuth app). Without the account, client id and secret,
+        # Zoom is never called and every registrant gets the session's static link.
+        "ZOOM_ACCOUNT_ID": os.environ.get("ZOOM_ACCOUNT_ID", ""),
+        "ZOOM_CLIENT_ID": os.environ.get("ZOOM_CLIENT_ID", ""),
+        "ZOOM_CLIENT_SECRET": os.environ.get("ZOOM_CLIENT_SECRET", ""),
+        "ZOOM_WEBHOOK_SECRET_TOKEN": os.environ.get("ZOOM_WEBHOOK_SECRET_TOKEN", ""),
+        # Other values for tests (a fake server) or regional accounts.
+        "ZOOM_API_BASE_URL": os.environ.get("ZOOM_API_BASE_URL") or "https://api.zoom.us/v2",
+        "ZOOM_OAUTH_TOKEN_URL": os.environ.get("ZOOM_OAUTH_TOKEN_URL") or "https://zoom.us/oauth/token",
+        # Seconds a Zoom request may take before it counts as a (retryable) timeout.
+        "ZOOM_TIMEOUT": _float("ZOOM_TIMEOUT", 10.0),
+        # Zoom calls per second per worker process (Zoom's "light" APIs allow far more
+        # per account; this keeps a rush of confirmations well inside them).
+        "ZOOM_MAX_PER_SECOND": _float("ZOOM_MAX_PER_SECOND", 10.0),
+        # First retry delay after a 5xx or a timeout; doubles on each attempt.
+        "ZOOM_RETRY_BASE_SECONDS": _float("ZOOM_RETRY_BASE_SECONDS", 10.0),
+        # A confirmation waits at most this long for Zoom's personal links, then goes out
+        # with the session's static link.
+        "ZOOM_FALLBACK_MINUTES": _float("ZOOM_FALLBACK_MINUTES", 15.0),
+        # How often beat looks for Zoom cancellations still to be made.
+        "ZOOM_SWEEP_SECONDS": _float("ZOOM_SWEEP_SECONDS", 60.0),
         "BABEL_DEFAULT_LOCALE": "en",
         "BABEL_DEFAULT_TIMEZONE": "UTC",
         "BABEL_TRANSLATION_DIRECTORIES": str(ROOT / "translations"),

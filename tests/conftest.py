@@ -163,6 +163,25 @@ def smtp(smtp_session: SMTPServer) -> Iterator[SMTPServer]:
     smtp_session.handler.reset()
 
 
+# --- Zoom ----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def fake_zoom_session() -> Iterator[Any]:
+    """A fake Zoom HTTP server on loopback (`tests/fakes/zoom.py`), for the whole run."""
+    from tests.fakes.zoom import running_fake_zoom
+
+    yield from running_fake_zoom()
+
+
+@pytest.fixture
+def fake_zoom(fake_zoom_session: Any) -> Iterator[Any]:
+    """The fake Zoom, emptied before and after the test."""
+    fake_zoom_session.reset()
+    yield fake_zoom_session
+    fake_zoom_session.reset()
+
+
 # --- databases ---------------------------------------------------------------------
 
 

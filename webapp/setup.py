@@ -92,6 +92,7 @@ def register_celery(app: Flask) -> None:
 def register_blueprints(app: Flask) -> None:
     from webapp.blueprints.auth import bp as auth_bp
     from webapp.blueprints.health import bp as health_bp
+    from webapp.blueprints.integrations import bp as integrations_bp
     from webapp.blueprints.organiser import bp as organiser_bp
     from webapp.blueprints.public import bp as public_bp
     from webapp.blueprints.registrations import bp as registrations_bp
@@ -101,6 +102,7 @@ def register_blueprints(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(organiser_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(integrations_bp)
     # The mailbox exists only in the embedded default (and tests that ask for it).
     if app.config["DEV_MAILBOX_DIR"] and app.config["ROLLCALL_ENV"] != "production":
         from webapp.blueprints.devmailbox import bp as devmailbox_bp

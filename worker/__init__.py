@@ -14,6 +14,6 @@ flask_app = create_app()
 flask_app.config["OUTBOX_DOORBELL"] = "inline"
 app = flask_app.extensions["celery"]
 app.conf.update(
-    include=["worker.tasks.emails"],
+    include=["worker.tasks.emails", "worker.tasks.zoom"],
     beat_schedule=beat_schedule(flask_app.config),
 )

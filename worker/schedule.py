@@ -9,6 +9,7 @@ from typing import Any
 def beat_schedule(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     sweep = float(config["OUTBOX_SWEEP_SECONDS"])
     reminders = float(config["REMINDER_SCAN_SECONDS"])
+    zoom = float(config["ZOOM_SWEEP_SECONDS"])
     return {
         "sweep-outbox": {
             "task": "worker.tasks.emails.sweep_outbox",
@@ -20,5 +21,11 @@ def beat_schedule(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             "task": "worker.tasks.emails.schedule_reminders",
             "schedule": reminders,
             "options": {"expires": reminders},
+        },
+        # Zoom cancellations whose task was lost or must be retried.
+        "cancel-zoom-registrants": {
+            "task": "worker.tasks.zoom.cancel_registrants",
+            "schedule": zoom,
+            "options": {"expires": zoom},
         },
     }

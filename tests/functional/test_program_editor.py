@@ -255,3 +255,20 @@ def test_a_status_change_changes_only_the_status(app: Flask, make_program: Calla
         assert after.sessions[0].ics_sequence == sequence
         actions = list(db.session.scalars(select(AuditEntry.action).where(AuditEntry.program_id == program_id)))
         assert actions[-1] == "program.status" and "program.updated" not in actions
+
+
+def test_the_editor_names_a_sessions_zoom_meeting_and_keeps_it(app: Flask) -> None:
+    """Issue 12: a session's Zoom id and type are editor fields, saved and shown again
+    (editing once dropped the id, which the editor did not show)."""
+    client = _sign_in(app)
+    starts = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=10)
+    token = csrf_token(client.get("/organiser/programs/new").get_data(as_text=True))
+    data = _form(token, starts, **{"sessions-0-zoom_meeting_id": "81234567890", "sessions-0-zoom_type": "meeting"})
+    assert client.post("/organiser/programs/new", data=data).status_code == 303
+    with app.app_context():
+        session = db.session.scalar(select(ProgramSession))
+        assert (session.zoom_meeting_id, session.zoom_type) == ("81234567890", "meeting")
+        program_id = session.program_id
+    page = client.get(f"/organiser/programs/{program_id}/edit").get_data(as_text=True)
+    assert "Zoom webinar or meeting ID" in page and 'value="81234567890"' in page
+    assert '<option selected value="meeting">Meeting</option>' in page

@@ -82,3 +82,14 @@ def test_every_problem_is_reported_at_once() -> None:
 
 def test_a_file_that_is_not_one_object_is_refused_in_words() -> None:
     assert problems_in([program_data()]) == ["the file must contain one JSON object describing a program"]
+
+
+def test_a_session_names_its_zoom_webinar_or_meeting() -> None:
+    data = program_data()
+    data["sessions"][0] |= {"zoom_meeting_id": 81234567890}
+    spec = validate_program_data(data)
+    assert (spec.sessions[0].zoom_meeting_id, spec.sessions[0].zoom_type) == ("81234567890", "webinar")
+    data["sessions"][0]["zoom_type"] = "meeting"
+    assert validate_program_data(data).sessions[0].zoom_type == "meeting"
+    data["sessions"][0]["zoom_type"] = "town hall"
+    assert problems_in(data) == ["sessions[1].zoom_type: must be webinar or meeting"]

@@ -7,6 +7,7 @@ from webapp.models.organisers import ORGANISER_ROLES, Organiser
 from webapp.models.programs import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Program, ProgramSession, ReminderRun
 from webapp.models.registrations import REGISTRATION_STATUSES, Registration
 from webapp.models.types import utcnow
+from webapp.models.zoom import ZOOM_REGISTRANT_STATUSES, ZoomRegistrant, ZoomToken, ZoomWebhookEvent
 
 __all__ = [
     "DEFAULT_REMINDER_MINUTES",
@@ -15,6 +16,7 @@ __all__ = [
     "ORGANISER_ROLES",
     "PROGRAM_STATUSES",
     "REGISTRATION_STATUSES",
+    "ZOOM_REGISTRANT_STATUSES",
     "AuditEntry",
     "Email",
     "Message",
@@ -23,5 +25,8 @@ __all__ = [
     "ProgramSession",
     "Registration",
     "ReminderRun",
+    "ZoomRegistrant",
+    "ZoomToken",
+    "ZoomWebhookEvent",
     "utcnow",
 ]

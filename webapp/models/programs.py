@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 PROGRAM_STATUSES = ("draft", "published", "closed", "cancelled", "archived")
 DEFAULT_REMINDER_MINUTES = [24 * 60, 60]
+ZOOM_TYPES = ("webinar", "meeting")
 
 
 class Program(db.Model):
@@ -92,6 +93,7 @@ class ProgramSession(db.Model):
     __tablename__ = "sessions"
     __table_args__ = (
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint(f"zoom_type IN {ZOOM_TYPES!r}", name="zoom_type"),
         Index("ix_sessions_program_id_starts_at", "program_id", "starts_at"),
     )
 
@@ -103,6 +105,8 @@ class ProgramSession(db.Model):
     join_url: Mapped[str] = mapped_column(String(500), default="")
     passcode: Mapped[str] = mapped_column(String(64), default="")
     zoom_meeting_id: Mapped[str | None] = mapped_column(String(64))
+    # What `zoom_meeting_id` names in Zoom: a webinar or a meeting (their APIs differ).
+    zoom_type: Mapped[str] = mapped_column(String(16), default="webinar", server_default="webinar")
     # The title in other languages: {"ru": {"title": ...}}. Kept with the session (not
     # by position in the program), so a session cancelled or added never shifts them.
     translations: Mapped[dict[str, dict[str, str]]] = mapped_column(JSONType, default=dict, server_default=text("'{}'"))

@@ -29,6 +29,7 @@ from webapp.services.locales import text_direction
 from webapp.services.programs.localized import Localized, program_text, session_title
 from webapp.services.text import single_line
 from webapp.services.times import format_in_zone, zone_label
+from webapp.services.zoom.registrants import personal_links
 
 # Lines end in CRLF as SMTP wants them (smtplib would convert them anyway).
 _WIRE = policy.compat32.clone(linesep="\r\n")
@@ -114,14 +115,14 @@ class SessionView:
 
 
 def _session_view(
-    session: ProgramSession, program: Program, zone: str, locale: str, *, with_links: bool
+    session: ProgramSession, program: Program, zone: str, locale: str, *, with_links: bool, personal_link: str = ""
 ) -> SessionView:
     return SessionView(
         title=session_title(session, locale),
         starts_local=format_in_zone(session.starts_at, zone, locale, "long"),
         starts_program=format_in_zone(session.starts_at, program.timezone, locale, "long"),
         ends_local=format_in_zone(session.ends_at, zone, locale, "time"),
-        join_url=session.join_url if with_links else "",
+        join_url=(personal_link or session.join_url) if with_links else "",
         passcode=session.passcode if with_links else "",
         same_zone=zone == program.timezone,
     )
@@ -134,13 +135,21 @@ def session_views(
     with_links: bool,
     zone: str | None = None,
     locale: str | None = None,
+    links: dict[int, str] | None = None,
 ) -> list[SessionView]:
-    """The program's sessions as one registrant sees them, links only if `with_links`:
-    in `zone` and `locale` (a page: the reader's zone and the page's language), by
-    default their stored zone and language (an email), and in the program's zone."""
+    """The program's sessions as one registrant sees them, links only if `with_links`
+    (their personal Zoom link where they have one; `links` when the caller has read
+    them already): in `zone` and `locale` (a page: the reader's zone and the page's
+    language), by default their stored zone and language (an email), and in the
+    program's zone."""
     zone = zone or registration.timezone or program.timezone
     locale = locale or registration.language or "en"
-    return [_session_view(s, program, zone, locale, with_links=with_links) for s in program.sessions]
+    if links is None:
+        links = personal_links(registration.id, program.sessions) if with_links else {}
+    return [
+        _session_view(s, program, zone, locale, with_links=with_links, personal_link=links.get(s.id, ""))
+        for s in program.sessions
+    ]
 
 
 def _subject(email: Email, program: Program, session: ProgramSession | None, zone: str, locale: str) -> str:
@@ -175,18 +184,26 @@ CalendarCache = dict[tuple[Any, ...], bytes]
 
 
 def _calendar(
-    email: Email, program: Program, session: ProgramSession | None, confirmed: bool, cache: CalendarCache
+    email: Email,
+    program: Program,
+    session: ProgramSession | None,
+    confirmed: bool,
+    cache: CalendarCache,
+    links: dict[int, str],
 ) -> bytes | None:
     """The .ics an email carries, for confirmed registrants only: sessions to add or
     update (PUBLISH, with the join link) or to remove (CANCEL), in the registrant's
-    language. Built once per batch for each set of sessions and language: the file
-    depends on nothing else of the registrant's."""
+    language. Built once per batch for each set of sessions, language and personal
+    links (most registrants have none: one file serves them all)."""
     locale = email.registration.language or "en"
 
     def calendar(sessions: list[ProgramSession], method: str, include_link: bool) -> bytes:
-        key = (method, include_link, locale, tuple((s.id, s.ics_sequence, s.cancelled_at) for s in sessions))
+        own = tuple(sorted((k, v) for k, v in links.items() if include_link and any(s.id == k for s in sessions)))
+        key = (method, include_link, locale, tuple((s.id, s.ics_sequence, s.cancelled_at) for s in sessions), own)
         if key not in cache:
-            cache[key] = build_calendar(sessions, method=method, include_link=include_link, locale=locale)
+            cache[key] = build_calendar(
+                sessions, method=method, include_link=include_link, locale=locale, links=dict(own)
+            )
         return cache[key]
 
     if email.kind in ("cancelled", "rejected") and email.registration.confirmed_at is not None:
@@ -236,17 +253,20 @@ def build_message(email: Email, calendars: CalendarCache | None = None) -> Outbo
     link = manage_url(registration.token)
     locale = registration.language or "en"
     zone = registration.timezone or program.timezone
+    links = personal_links(registration.id, program.sessions) if with_links else {}
     with force_locale(locale):
         session_view = None
         if session is not None:
-            session_view = _session_view(session, program, zone, locale, with_links=with_links)
+            session_view = _session_view(
+                session, program, zone, locale, with_links=with_links, personal_link=links.get(session.id, "")
+            )
         context: dict[str, Any] = {
             "email": email,
             "registration": registration,
             "program": program,
             "text": program_text(program, locale),
             "session": session_view,
-            "sessions": session_views(program, registration, with_links=with_links),
+            "sessions": session_views(program, registration, with_links=with_links, links=links),
             "confirmed": confirmed,
             "manage_url": link,
             "program_url": external_url("public.program", slug=program.slug),
@@ -278,7 +298,7 @@ def build_message(email: Email, calendars: CalendarCache | None = None) -> Outbo
         },
     )
     message.msgId = email.message_id
-    ics = _calendar(email, program, session, confirmed, {} if calendars is None else calendars)
+    ics = _calendar(email, program, session, confirmed, {} if calendars is None else calendars, links)
     if ics is not None:
         method = "CANCEL" if b"METHOD:CANCEL" in ics else "PUBLISH"
         message.attach(

@@ -7,7 +7,7 @@ summary and labels are in the reader's language (`programs/localized.py`).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from flask_babel import force_locale, gettext
 from icalendar import Calendar, Event
@@ -36,6 +36,7 @@ def build_calendar(
     *,
     method: str = "PUBLISH",
     include_link: bool,
+    links: Mapping[int, str] | None = None,
     locale: str = "en",
 ) -> bytes:
     """One VCALENDAR with a VEVENT per session, in the language `locale`.
@@ -46,6 +47,8 @@ def build_calendar(
     The result depends only on the sessions and the language, so one file serves every
     reader of that language in a batch. SUMMARY and DESCRIPTION carry a LANGUAGE
     parameter when all of their text is in one language.
+    `links` maps session ids to the registrant's personal Zoom link, used instead of
+    the session's own.
     """
     calendar = Calendar()
     calendar.add("prodid", "-//Rollcall//Training programs//EN")
@@ -67,10 +70,11 @@ def build_calendar(
         event.add("summary", event_title(text.title.text, title.text), parameters=_language(summary_languages))
         lines = [text.summary.text] if text.summary else []
         description_languages = {text.summary.language} if text.summary else set()
-        if include_link and session.join_url:
-            event.add("location", session.join_url)
-            event.add("url", session.join_url)
-            lines.append(f"{join_label}: {session.join_url}")
+        join_url = (links.get(session.id) if links else None) or session.join_url
+        if include_link and join_url:
+            event.add("location", join_url)
+            event.add("url", join_url)
+            lines.append(f"{join_label}: {join_url}")
             if session.passcode:
                 lines.append(f"{passcode_label}: {session.passcode}")
             description_languages.add(locale)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import smtplib
-import time
 from datetime import datetime
 
 from flask import current_app
@@ -21,6 +20,8 @@ from webapp.extensions import db
 from webapp.models import Email, Program, ProgramSession, Registration, utcnow
 from webapp.services import outbox
 from webapp.services.composer import CalendarCache, build_message
+from webapp.services.pacing import Pacer
+from webapp.services.zoom.registrants import PersonalLinks
 
 log = logging.getLogger(__name__)
 
@@ -111,22 +112,6 @@ def _not_worth_sending(email: Email, now: datetime) -> str | None:
     return None
 
 
-class Pacer:
-    """Keeps one worker under MAIL_MAX_PER_SECOND."""
-
-    def __init__(self, per_second: float) -> None:
-        self.interval = 1.0 / per_second if per_second > 0 else 0.0
-        self.next_at = time.monotonic()
-
-    def wait(self) -> None:
-        if not self.interval:
-            return
-        now = time.monotonic()
-        if now < self.next_at:
-            time.sleep(self.next_at - now)
-        self.next_at = max(now, self.next_at) + self.interval
-
-
 # Mark delivered rows in groups: fewer commits, and at most this many rows are resent
 # if the worker dies between sending and recording.
 SENT_FLUSH_EVERY = 25
@@ -134,10 +119,12 @@ SENT_FLUSH_EVERY = 25
 
 def deliver_emails(email_ids: list[int]) -> dict[int, str]:
     """Deliver outbox rows over one SMTP connection. Returns what happened to each id:
-    "sent", "skipped" (another task has it, or it is not due yet), "expired", "failed"
-    or "retry" (a transient failure; the row is pending again with a later attempt).
+    "sent", "skipped" (another task has it, or it is not due yet), "expired", "failed",
+    "retry" (a transient failure; the row is pending again with a later attempt) or
+    "deferred" (waiting for Zoom to give the personal link it must carry).
 
-    Side effects: commits the rows' state transitions; sends email over SMTP. Safe to run
+    Side effects: commits the rows' state transitions; sends email over SMTP; adds
+    confirmed registrants to their Zoom sessions first (`PersonalLinks`). Safe to run
     twice for the same ids: only pending rows are claimed.
     """
     outcomes = dict.fromkeys(email_ids, "skipped")
@@ -158,6 +145,7 @@ def deliver_emails(email_ids: list[int]) -> dict[int, str]:
     pacer = Pacer(float(current_app.config.get("MAIL_MAX_PER_SECOND") or 0))
     connection: SMTPConnection | None = None
     sent: list[int] = []
+    links = PersonalLinks()
     try:
         for position, email_id in enumerate(claimed):
             email = emails[email_id]
@@ -165,6 +153,16 @@ def deliver_emails(email_ids: list[int]) -> dict[int, str]:
             if reason:
                 outbox.mark_final(email_id, "expired", reason)
                 outcomes[email_id] = "expired"
+                continue
+            try:
+                wait = links.before_sending(email)
+            except Exception:  # a bug or bad data must not hold the email: it goes with the static link
+                log.exception("could not prepare the Zoom links of email %s", email_id)
+                db.session.rollback()
+                wait = None
+            if wait is not None:
+                outbox.defer(email_id, wait.until, f"waiting for Zoom: {wait.reason}")
+                outcomes[email_id] = "deferred"
                 continue
             try:
                 message = build_message(email, calendars)
@@ -208,6 +206,7 @@ def deliver_emails(email_ids: list[int]) -> dict[int, str]:
     finally:
         outbox.mark_sent(sent)
         _close_quietly(connection)
+        links.close()
     return outcomes
 
 

@@ -19,6 +19,7 @@ from webapp.services.outbox import queue_bulk
 from webapp.services.programs.localized import program_text
 from webapp.services.text import single_line
 from webapp.services.transactions import unit_of_work
+from webapp.services.zoom.registrants import personal_links
 
 SEGMENTS: dict[str, Any] = {
     "confirmed": _l("Confirmed"),
@@ -74,7 +75,8 @@ def fill(text: str, registration: Registration, program: Program) -> str:
     join = ""
     if registration.status == "confirmed" and program.status != "cancelled":
         upcoming = [s for s in program.sessions if s.ends_at > utcnow()] or program.sessions
-        join = upcoming[0].join_url if upcoming else ""
+        if upcoming:
+            join = personal_links(registration.id, upcoming[:1]).get(upcoming[0].id) or upcoming[0].join_url
     values = {
         "name": registration.full_name,
         "program": program_text(program, registration.language or "en").title.text,

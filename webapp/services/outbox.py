@@ -208,6 +208,25 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
 
 
+def defer(email_id: int, until: datetime, reason: str) -> None:
+    """Put a claimed row back to pending until `until`, without counting the attempt:
+    nothing was sent, the email waits for something it must carry (a personal Zoom
+    link). The sweep enqueues it when it is due. Commits."""
+    with unit_of_work():
+        db.session.execute(
+            update(Email)
+            .where(Email.id == email_id, Email.status == "sending")
+            .values(
+                status="pending",
+                attempts=Email.attempts - 1,  # the claim counted one
+                next_attempt_at=until,
+                enqueued_at=None,
+                last_error=reason[:2000],
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+
 def mark_transient_failure(email_id: int, error: str) -> str:
     """Back to pending with a later next attempt, or failed when attempts are used up.
     Commits; returns the new status."""

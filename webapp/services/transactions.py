@@ -36,16 +36,19 @@ def unit_of_work() -> Iterator[None]:
         return
     db.session.info["in_unit_of_work"] = True
     take_promised()  # nothing left over from work that never reached a seam
+    take_promised_tasks()
     try:
         yield
         db.session.commit()
     except BaseException:
         db.session.rollback()
         take_promised()
+        take_promised_tasks()
         raise
     finally:
         db.session.info.pop("in_unit_of_work", None)
     dispatch(take_promised())
+    send_tasks(take_promised_tasks())
 
 
 # --- the emails a unit of work promised, handed to the worker ------------------------
@@ -103,3 +106,29 @@ def publish(ids: list[int]) -> None:
                 )
         except Exception:  # the database is the source of truth; the sweep will requeue
             log.exception("could not mark %d email(s) as not enqueued", len(failed))
+
+
+# --- other work a unit of work promised the worker (Zoom) ----------------------------
+
+
+def promise_task(name: str, args: list[object]) -> None:
+    """Enqueue the task `name` with `args` once this transaction commits (never if it
+    rolls back). The rows the task works on must say what is to be done, so that a beat
+    sweep finds them if the broker loses the task."""
+    db.session.info.setdefault("promised_tasks", []).append((name, args))
+
+
+def take_promised_tasks() -> list[tuple[str, list[object]]]:
+    return db.session.info.pop("promised_tasks", [])
+
+
+def send_tasks(tasks: list[tuple[str, list[object]]]) -> None:
+    """Enqueue committed tasks. Never raises: with the broker down, the sweep does the work."""
+    if not tasks:
+        return
+    celery = current_app.extensions["celery"]
+    for name, args in tasks:
+        try:
+            celery.send_task(name, args=args)
+        except Exception as exc:  # the broker is down or unreachable; the sweep finds the rows
+            log.warning("could not enqueue %s: %s", name, exc)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlencode
 
 from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
-from flask_babel import get_locale
+from flask_babel import get_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -31,6 +31,7 @@ from webapp.services.errors import ProgramFull, RegistrationExists
 from webapp.services.locales import country_choices, language_name
 from webapp.services.programs import availability
 from webapp.services.registrations import ORGANISER_ACTIONS, action_applies, add_registrant, apply_action
+from webapp.services.zoom.registrants import missing_links, request_retry, zoom_sessions
 
 # What each audit entry of a registration's history means, in words.
 HISTORY_LABELS = {
@@ -97,7 +98,28 @@ def attendees(program_id: int) -> str:
         action_form=_action_form(_list_actions(program, page.counts)),
         action_labels=ACTION_LABELS,
         countries=country_choices(str(get_locale())),
+        missing_links=missing_links(program.id) if zoom_sessions(program) else [],
     )
+
+
+@bp.post("/programs/<int:program_id>/attendees/zoom-retry")
+@login_required
+def zoom_retry(program_id: int) -> BaseResponse:
+    """Ask Zoom again for the personal links it did not give (the worker does it)."""
+    program = program_for(program_id)
+    count = request_retry(program.id)
+    if count:
+        flash(
+            ngettext(
+                "Asking Zoom again for %(num)d personal link. The registrant is emailed it when Zoom gives it.",
+                "Asking Zoom again for %(num)d personal links. Each registrant is emailed theirs when Zoom gives it.",
+                count,
+            ),
+            "success",
+        )
+    else:
+        flash(_("Every confirmed registrant has a personal Zoom link."), "info")
+    return redirect(url_for(".attendees", program_id=program.id), code=303)
 
 
 def _action_form(actions: list[str]) -> ActionForm:

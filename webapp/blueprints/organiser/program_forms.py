@@ -64,6 +64,12 @@ class SessionForm(Form):
     ends_at = DateTimeLocalField(_l("Ends"), format=LOCAL_FORMAT, validators=[Optional()])
     join_url = StringField(_l("Zoom link"), filters=[_strip])
     passcode = StringField(_l("Passcode"), filters=[_strip])
+    zoom_meeting_id = StringField(_l("Zoom webinar or meeting ID"), filters=[_strip])
+    zoom_type = SelectField(
+        _l("Type of Zoom session"),
+        choices=[SelectChoice("webinar", _l("Webinar")), SelectChoice("meeting", _l("Meeting"))],
+        default="webinar",
+    )
     remove = BooleanField(_l("Remove this session"))
 
 
@@ -201,6 +207,8 @@ class ProgramForm(FlaskForm):
             entry.ends_at.data = local(session.get("ends_at"))
             entry.join_url.data = session.get("join_url")
             entry.passcode.data = session.get("passcode")
+            entry.zoom_meeting_id.data = session.get("zoom_meeting_id")
+            entry.zoom_type.data = session.get("zoom_type", "webinar")
         self.language.data = data.get("language") or "en"
         # The file's sessions are in start order, as its translated titles are.
         translations = data.get("translations") or {}
@@ -279,6 +287,11 @@ class ProgramForm(FlaskForm):
                     "ends_at": iso(entry.ends_at.data, "ends"),
                     "join_url": entry.join_url.data or "",
                     "passcode": entry.passcode.data or "",
+                    **(
+                        {"zoom_meeting_id": entry.zoom_meeting_id.data, "zoom_type": entry.zoom_type.data or "webinar"}
+                        if entry.zoom_meeting_id.data
+                        else {}
+                    ),
                 }
                 for entry in self.sessions.entries
                 if not entry.remove.data

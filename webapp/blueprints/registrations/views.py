@@ -35,6 +35,7 @@ from webapp.services.registrations import (
     register_participant,
 )
 from webapp.services.times import format_in_zone
+from webapp.services.zoom.registrants import personal_links
 
 
 def _registration_limit() -> str:
@@ -214,6 +215,7 @@ def calendar(token: str, session_id: int) -> Response:
         [program_session],
         method="CANCEL" if cancelled else "PUBLISH",
         include_link=registration.status == "confirmed",
+        links=personal_links(registration.id, [program_session]),
         locale=registration.language or "en",  # as the calendar files their emails carry
     )
     return Response(

@@ -159,6 +159,7 @@ def _save(program: Program, spec: ProgramSpec, *, actor: Actor, created: bool) -
         session.join_url = s.join_url
         session.passcode = s.passcode
         session.zoom_meeting_id = s.zoom_meeting_id
+        session.zoom_type = s.zoom_type
     dropped = [s for s in existing if s not in matches]
     for session in dropped:
         session.cancelled_at = now

@@ -11,6 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from webapp.models import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Program
+from webapp.models.programs import ZOOM_TYPES
 from webapp.services.errors import ProgramImportError
 from webapp.services.locales import LANGUAGES
 from webapp.services.text import has_control_characters, multi_line, single_line, slugify
@@ -40,7 +41,7 @@ _KNOWN_FIELDS = {
     "language",
     "translations",
 }
-_SESSION_FIELDS = {"title", "starts_at", "ends_at", "join_url", "passcode", "zoom_meeting_id"}
+_SESSION_FIELDS = {"title", "starts_at", "ends_at", "join_url", "passcode", "zoom_meeting_id", "zoom_type"}
 
 
 @dataclass
@@ -51,6 +52,7 @@ class SessionSpec:
     join_url: str
     passcode: str
     zoom_meeting_id: str | None
+    zoom_type: str = "webinar"
     # The title in other languages: {"ru": {"title": ...}}.
     translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -381,6 +383,10 @@ def validate_program_data(data: Any) -> ProgramSpec:
         if zoom_id is not None and (not isinstance(zoom_id, str | int) or len(str(zoom_id)) > 64):
             problems.append(f"{label}.zoom_meeting_id: must be text of at most 64 characters")
             zoom_id = None
+        zoom_type = raw.get("zoom_type", "webinar")
+        if zoom_type not in ZOOM_TYPES:
+            problems.append(f"{label}.zoom_type: must be webinar or meeting")
+            zoom_type = "webinar"
         if not join_url and not zoom_id:
             problems.append(f"{label}.join_url: is required (the link participants use to join)")
         if starts and ends:
@@ -392,6 +398,7 @@ def validate_program_data(data: Any) -> ProgramSpec:
                     join_url=join_url,
                     passcode=single_line(passcode),
                     zoom_meeting_id=single_line(str(zoom_id)) if zoom_id is not None else None,
+                    zoom_type=zoom_type,
                 )
             )
 
@@ -479,7 +486,7 @@ def program_file(program: Program) -> dict[str, Any]:
                 "ends_at": iso(s.ends_at),
                 "join_url": s.join_url,
                 "passcode": s.passcode,
-                **({"zoom_meeting_id": s.zoom_meeting_id} if s.zoom_meeting_id else {}),
+                **({"zoom_meeting_id": s.zoom_meeting_id, "zoom_type": s.zoom_type} if s.zoom_meeting_id else {}),
             }
             for s in program.sessions
         ],

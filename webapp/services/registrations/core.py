@@ -22,6 +22,7 @@ from webapp.extensions import db
 from webapp.models import Program, Registration
 from webapp.services.errors import ProgramNotFound
 from webapp.services.text import single_line
+from webapp.services.zoom.registrants import registration_left
 
 ACTIVE_STATUSES = ("pending", "confirmed", "waitlisted")
 # The email a registration gets when it reaches each status.
@@ -81,6 +82,11 @@ def lock_program(program_id: int) -> Program:
 
 
 def set_status(registration: Registration, status: str, now: datetime) -> None:
+    """Move a registration to `status` in the caller's transaction. Leaving confirmed
+    (cancel, reject, back to the waiting list) also cancels its Zoom places, after the
+    commit."""
+    if registration.status == "confirmed" and status != "confirmed" and registration.id is not None:
+        registration_left(registration.id)
     registration.status = status
     registration.status_changed_at = now
     registration.revision = (registration.revision or 0) + 1

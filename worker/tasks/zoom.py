@@ -1,0 +1,27 @@
+"""Zoom tasks: cancel registrants who left; the organiser's retry of missing links.
+(Adding registrants happens as their confirmation is delivered: `tasks.emails`.)"""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from webapp.services.zoom import registrants, webhooks
+
+
+@shared_task(name="worker.tasks.zoom.cancel_registrants")
+def cancel_registrants(registration_ids: list[int] | None = None) -> dict[str, int]:
+    """Cancel in Zoom the places of registrations that left (these, or every due one:
+    beat's sweep). Safe to run twice: a cancelled place is not cancelled again."""
+    return registrants.cancel_registrants(registration_ids)
+
+
+@shared_task(name="worker.tasks.zoom.retry_links")
+def retry_links(row_ids: list[int]) -> dict[str, int]:
+    """One more try for personal links Zoom did not give; each new link is emailed."""
+    return registrants.retry_links(row_ids)
+
+
+@shared_task(name="worker.tasks.zoom.handle_event")
+def handle_event(event_id: int) -> str:
+    """Take an event Zoom's webhook delivered (kept once; safe to run twice)."""
+    return webhooks.handle_event(event_id)
