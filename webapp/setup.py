@@ -135,7 +135,7 @@ def render_markdown(text: object) -> Markup:
 
 
 def register_template_helpers(app: Flask) -> None:
-    from webapp.services.locales import country_name, text_direction
+    from webapp.services.locales import country_name, format_count, text_direction
     from webapp.services.programs.localized import Localized, program_text, session_title
     from webapp.services.times import format_in_zone, format_remaining, zone_label
 
@@ -143,6 +143,7 @@ def register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["in_zone"] = lambda dt, zone, fmt="medium": format_in_zone(dt, zone, str(get_locale()), fmt)
     app.jinja_env.filters["remaining"] = lambda delta: format_remaining(delta, str(get_locale()))
     app.jinja_env.filters["zone_label"] = lambda zone: zone_label(zone, str(get_locale()))
+    app.jinja_env.filters["count"] = lambda number: format_count(number, str(get_locale()))
     app.jinja_env.filters["country_name"] = lambda code: country_name(code, str(get_locale()))
     app.jinja_env.filters["isoformat"] = lambda dt: dt.isoformat() if isinstance(dt, datetime) else ""
     # A global, not context: the `when` macro is imported without the template's context.

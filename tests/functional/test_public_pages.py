@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -42,6 +43,23 @@ def test_program_page_shows_times_deadline_seats_and_never_the_link(
     assert "zoom.us" not in page and "liion6" not in page
     assert 'href="/programs/li-ion-basics/register"' in page
     assert len(response.data) < 100_000
+
+
+@pytest.mark.parametrize(
+    ("language", "seats"),
+    [
+        ("en", "1,250 seats left"),
+        ("ru", "Осталось 1\xa0250 мест"),
+        ("fa", "۱٬۲۵۰ جای خالی"),
+        ("zh", "剩余 1,250 个名额"),
+    ],
+)
+def test_seats_left_are_written_as_the_reader_writes_numbers(
+    client: FlaskClient, make_program: Callable[..., int], language: str, seats: str
+) -> None:
+    make_program(capacity=1250)
+    page = client.get(f"/programs/li-ion-basics?lang={language}").get_data(as_text=True)
+    assert seats in page
 
 
 def test_markdown_description_is_sanitised(client: FlaskClient, make_program: Callable[..., int]) -> None:

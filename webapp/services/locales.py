@@ -6,6 +6,7 @@ from functools import lru_cache
 
 import pycountry
 from babel import Locale, UnknownLocaleError
+from babel.numbers import format_decimal
 
 # Languages participants can ask their emails in. English is the source language;
 # others fall back to English until their catalogue is translated.
@@ -72,3 +73,29 @@ def language_name(code: str, locale: str = "en") -> str:
     """A language as a reader of `locale` names it ("Persian" in English), else the code."""
     name = _locale(locale).languages.get(code)
     return name[:1].upper() + name[1:] if name else code
+
+
+# Digits of the numbering systems our locales default to, where that is not ASCII.
+# Babel applies a locale's numbering system to numbers' symbols but writes their digits,
+# and dates, in ASCII; CLDR's default for Persian is `arabext` (۰۱۲…).
+_DIGITS: dict[str, str] = {
+    "arab": "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669",
+    "arabext": "\u06f0\u06f1\u06f2\u06f3\u06f4\u06f5\u06f6\u06f7\u06f8\u06f9",
+}
+
+
+@lru_cache(maxsize=64)
+def _digit_table(numbering_system: str) -> dict[int, str]:
+    digits = _DIGITS.get(numbering_system)
+    return str.maketrans("0123456789", digits) if digits else {}
+
+
+def native_digits(text: str, loc: Locale) -> str:
+    """`text` with its ASCII digits in `loc`'s default numbering system."""
+    return text.translate(_digit_table(loc.default_numbering_system))
+
+
+def format_count(number: int, locale: str = "en") -> str:
+    """A whole number as a reader of `locale` writes it: "1,234", "1 234", "۱٬۲۳۴"."""
+    loc = _locale(locale)
+    return native_digits(format_decimal(number, locale=loc, numbering_system="default"), loc)

@@ -18,6 +18,8 @@ from babel.dates import (
 )
 from babel.numbers import get_minus_sign_symbol, get_plus_sign_symbol
 
+from webapp.services.locales import native_digits
+
 
 @lru_cache(maxsize=1)
 def all_timezones() -> tuple[str, ...]:
@@ -62,31 +64,12 @@ _MEDIUM_DATE_SKELETON = "yMMMEd"  # "Mon, Sep 28, 2026", "2026年9月28日周一
 _TIME_SKELETON = "Hm"  # "14:00"; "H:mm" in Persian
 _ZONE_PARTS: dict[str, str] = {"medium": "offset", "long": "name", "time": "offset"}
 
-# Digits of the numbering systems our locales default to, where that is not ASCII.
-# Babel applies a locale's numbering system to numbers' symbols but writes dates with
-# ASCII digits; CLDR's default for Persian is `arabext` (۰۱۲…).
-_DIGITS: dict[str, str] = {
-    "arab": "\u0660\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668\u0669",
-    "arabext": "\u06f0\u06f1\u06f2\u06f3\u06f4\u06f5\u06f6\u06f7\u06f8\u06f9",
-}
-
 
 def _locale(locale: str) -> Locale:
     try:
         return Locale.parse(locale)
     except (ValueError, LookupError, UnknownLocaleError):
         return Locale.parse("en")
-
-
-@lru_cache(maxsize=64)
-def _digit_table(numbering_system: str) -> dict[int, str]:
-    digits = _DIGITS.get(numbering_system)
-    return str.maketrans("0123456789", digits) if digits else {}
-
-
-def _native_digits(text: str, loc: Locale) -> str:
-    """`text` with its ASCII digits in `loc`'s default numbering system."""
-    return text.translate(_digit_table(loc.default_numbering_system))
 
 
 def _skeleton(loc: Locale, skeleton: str) -> str:
@@ -136,7 +119,7 @@ def gmt_offset_label(local: datetime, locale: str = "en") -> str:
         )
         hours, rest = divmod(abs(minutes), 60)
         body = f"{sign}{hours}" + (f":{rest:02d}" if rest else "")
-    return _native_digits((loc.zone_formats["gmt"] % body).strip(), loc)
+    return native_digits((loc.zone_formats["gmt"] % body).strip(), loc)
 
 
 def _zone_name(local: datetime, locale: str) -> str:
@@ -162,7 +145,7 @@ def format_in_zone(value: datetime, zone: str, locale: str = "en", fmt: str = "m
         return format_datetime(value, fmt, tzinfo=tz, locale=loc)
     local = value.astimezone(tz)
     label = _zone_name(local, locale) if _ZONE_PARTS[fmt] == "name" else gmt_offset_label(local, locale)
-    written = _native_digits(format_datetime(value, _pattern(str(loc), fmt), tzinfo=tz, locale=loc), loc)
+    written = native_digits(format_datetime(value, _pattern(str(loc), fmt), tzinfo=tz, locale=loc), loc)
     return f"{written} {label}"
 
 
@@ -198,4 +181,4 @@ def zone_label(zone: str, locale: str = "en") -> str:
 def format_remaining(delta: timedelta, locale: str = "en") -> str:
     """A rounded duration such as "3 days" or "5 hours", in the locale's words and digits."""
     loc = _locale(locale)
-    return _native_digits(format_timedelta(delta, threshold=1.0, locale=loc), loc)
+    return native_digits(format_timedelta(delta, threshold=1.0, locale=loc), loc)
