@@ -137,10 +137,13 @@ def render_markdown(text: object) -> Markup:
 def register_template_helpers(app: Flask) -> None:
     from webapp.services.locales import country_name, format_count, text_direction
     from webapp.services.programs.localized import Localized, program_text, session_title
-    from webapp.services.times import format_in_zone, format_remaining, zone_label
+    from webapp.services.times import format_in_zone, format_remaining, format_span, zone_label
 
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["in_zone"] = lambda dt, zone, fmt="medium": format_in_zone(dt, zone, str(get_locale()), fmt)
+    app.jinja_env.filters["span"] = lambda start, end, zone, fmt="long": format_span(
+        start, end, zone, str(get_locale()), fmt
+    )
     app.jinja_env.filters["remaining"] = lambda delta: format_remaining(delta, str(get_locale()))
     app.jinja_env.filters["zone_label"] = lambda zone: zone_label(zone, str(get_locale()))
     app.jinja_env.filters["count"] = lambda number: format_count(number, str(get_locale()))

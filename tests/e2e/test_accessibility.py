@@ -332,11 +332,12 @@ def test_with_javascript_off_a_person_reads_the_times_and_registers(
     from playwright.sync_api import expect
 
     from webapp.models import Program
-    from webapp.services.times import format_in_zone, zone_label
+    from webapp.services.times import format_in_zone, format_span, zone_label
 
     with app.app_context():
         program = db.session.scalars(select(Program).where(Program.slug == programs.open)).one()
-        starts = format_in_zone(program.sessions[0].starts_at, program.timezone, "en", "long")
+        session = program.sessions[0]
+        starts = format_span(session.starts_at, session.ends_at, program.timezone, "en", "long")
         deadline = format_in_zone(program.registration_deadline, program.timezone, "en", "long")
         zone = zone_label(program.timezone, "en")
     problems = PageProblems()

@@ -102,8 +102,7 @@ def test_public_page_and_console_show_named_zones(
 
     page = app.test_client().get("/programs/li-ion-basics").get_data(as_text=True)
     assert "None" not in page
-    assert "14:45 GMT+5:45" in page  # 09:00 UTC in Kathmandu
-    assert "16:45 GMT+5:45" in page  # the session's end, two hours later
+    assert "14:45 – 16:45 GMT+5:45" in page  # 09:00-11:00 UTC in Kathmandu, the zone named once
 
     organiser = sign_in(app, admin=True)
     base = f"/organiser/programs/{program_id}"
@@ -143,8 +142,7 @@ def test_confirmation_and_reminder_emails_name_both_zones(
         assert "None" not in part
     for part in (text, html):
         # 09:00 UTC: 05:30 in St John's (NST, -3:30) until 07:30, and 14:00 in Karachi.
-        assert "05:30 Newfoundland Standard Time" in part
-        assert "07:30 GMT-3:30" in part
+        assert "05:30 – 07:30 Newfoundland Standard Time" in part
         assert "14:00 Pakistan Standard Time" in part
 
     smtp.handler.reset()
@@ -223,3 +221,24 @@ def test_saving_the_editor_unchanged_keeps_times_to_the_second_and_emails_nobody
 )
 def test_a_zone_is_labelled_by_its_name_in_the_readers_language(zone: str, locale: str, expected: str) -> None:
     assert zone_label(zone, locale) == expected
+
+
+def test_a_session_names_its_zone_once_unless_the_clock_or_the_day_changes_on_the_way() -> None:
+    from webapp.services.times import format_span
+
+    start, end = datetime(2026, 12, 10, 9, 0, tzinfo=UTC), datetime(2026, 12, 10, 11, 0, tzinfo=UTC)
+    assert (
+        format_span(start, end, "Asia/Tehran", "en") == "Thursday, December 10, 2026, 12:30 – 14:30 Iran Standard Time"
+    )
+    assert format_span(start, end, "Asia/Tehran", "zh") == "2026年12月10日星期四 12:30 – 14:30 伊朗标准时间"
+    # Berlin's clocks go forward during this one: both ends in full, each season named.
+    across = format_span(
+        datetime(2027, 3, 28, 0, 30, tzinfo=UTC), datetime(2027, 3, 28, 1, 30, tzinfo=UTC), "Europe/Berlin"
+    )
+    assert across == (
+        "Sunday, March 28, 2027, 01:30 Central European Standard Time – "
+        "Sunday, March 28, 2027, 03:30 Central European Summer Time"
+    )
+    # Past midnight: the second day is written too.
+    late = format_span(datetime(2026, 12, 10, 22, 0, tzinfo=UTC), end + timedelta(hours=14), "UTC")
+    assert late.startswith("Thursday, December 10, 2026, 22:00") and "Friday, December 11, 2026, 01:00" in late

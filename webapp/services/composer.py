@@ -28,7 +28,7 @@ from webapp.services.links import external_url, manage_url
 from webapp.services.locales import text_direction
 from webapp.services.programs.localized import Localized, program_text, session_title
 from webapp.services.text import single_line
-from webapp.services.times import format_in_zone, zone_label
+from webapp.services.times import format_in_zone, format_span, zone_label
 from webapp.services.zoom.registrants import personal_links
 
 # Lines end in CRLF as SMTP wants them (smtplib would convert them anyway).
@@ -108,7 +108,7 @@ class SessionView:
     title: Localized
     starts_local: str
     starts_program: str
-    ends_local: str
+    span_local: str  # start to end, the zone named once
     join_url: str
     passcode: str
     same_zone: bool
@@ -121,7 +121,7 @@ def _session_view(
         title=session_title(session, locale),
         starts_local=format_in_zone(session.starts_at, zone, locale, "long"),
         starts_program=format_in_zone(session.starts_at, program.timezone, locale, "long"),
-        ends_local=format_in_zone(session.ends_at, zone, locale, "time"),
+        span_local=format_span(session.starts_at, session.ends_at, zone, locale),
         join_url=(personal_link or session.join_url) if with_links else "",
         passcode=session.passcode if with_links else "",
         same_zone=zone == program.timezone,

@@ -149,6 +149,27 @@ def format_in_zone(value: datetime, zone: str, locale: str = "en", fmt: str = "m
     return f"{written} {label}"
 
 
+@lru_cache(maxsize=8192)
+def format_span(start: datetime, end: datetime, zone: str, locale: str = "en", fmt: str = "long") -> str:
+    """A session from `start` to `end` in `zone`, the zone named once, at the end, as
+    `format_in_zone` names it: "Thursday, December 10, 2026, 12:30 – 14:30 Iran Standard
+    Time". A session that ends on another day, or whose zone changes its offset on the
+    way (a daylight-saving change), is written as two full times instead."""
+    tz = ZoneInfo(zone)
+    loc = _locale(locale)
+    local_start, local_end = start.astimezone(tz), end.astimezone(tz)
+    if (
+        fmt not in _ZONE_PARTS
+        or local_start.date() != local_end.date()
+        or (local_start.utcoffset() != local_end.utcoffset())
+    ):
+        return f"{format_in_zone(start, zone, locale, fmt)} – {format_in_zone(end, zone, locale, fmt)}"
+    label = _zone_name(local_start, locale) if _ZONE_PARTS[fmt] == "name" else gmt_offset_label(local_start, locale)
+    begins = format_datetime(start, _pattern(str(loc), fmt), tzinfo=tz, locale=loc)
+    ends = format_datetime(end, _pattern(str(loc), "time"), tzinfo=tz, locale=loc)
+    return native_digits(f"{begins} – {ends}", loc) + f" {label}"
+
+
 @lru_cache(maxsize=2048)
 def _generic_name(zone: str, locale: str) -> str | None:
     """CLDR's generic name of a zone or its metazone in `locale` ("Iran Time"), if any."""
