@@ -81,7 +81,7 @@ def test_saving_the_editor_with_only_the_summary_changed_moves_no_time_and_email
         SHOTS.mkdir(exist_ok=True)
         page.screenshot(path=str(SHOTS / f"editor-{browser_zone.replace('/', '-')}.png"), full_page=True)
         page.goto(f"{live_server.url}/programs/li-ion-basics")
-        expect(page.get_by_text("Tuesday, February 10, 2099, 14:00 Pakistan Standard Time")).to_be_visible()
+        expect(page.get_by_text("Tuesday, February 10, 2099, 14:00 – 16:00 Pakistan Standard Time")).to_be_visible()
         problems.assert_none()
     finally:
         context.close()
