@@ -5,7 +5,9 @@ to the field with nothing written."""
 from __future__ import annotations
 
 import codecs
+import csv
 import io
+import re
 from collections.abc import Callable
 
 from flask import Flask
@@ -17,7 +19,8 @@ from tests.functional.helpers import csrf_token, sign_in
 from webapp.extensions import db
 from webapp.models import Attendance, Program, Registration
 from webapp.services.audit import Actor
-from webapp.services.registrations import register_participant
+from webapp.services.messages import count_recipients
+from webapp.services.registrations import apply_action, register_participant
 
 REPORT = (
     "Name (original name),User email,Join time,Leave time,Duration (minutes),Guest\r\n"
@@ -107,3 +110,51 @@ def test_the_upload_needs_its_csrf_token_and_the_program_s_own_session(
     page = _upload(client, program_id, other_session, REPORT.encode())
     assert 'id="attendance-session-error">' in page
     assert _minutes(app, other_session) == {} and _minutes(app, session_id) == {}
+
+
+def test_the_list_filter_exports_and_segments_read_the_one_rule(app: Flask, make_program: Callable[..., int]) -> None:
+    """A two-hour session at the default 75%: 90 minutes (50 + 40 after rejoining) is
+    attending, 30 is not; a manual mark still counts, and says it is one."""
+    program_id, session_id = _program_with_two(app, make_program)
+    with app.app_context():
+        register_participant(
+            program_id,
+            registration_input(email="omar@example.org", full_name="Omar Haddad"),
+            actor=Actor.participant(),
+        )
+        omar = db.session.scalar(select(Registration.id).where(Registration.email == "omar@example.org"))
+        apply_action(program_id, [omar], "mark_attended", actor=Actor.system())
+    client = sign_in(app, admin=True)
+    _upload(client, program_id, session_id, REPORT.encode())
+
+    page = client.get(f"/organiser/programs/{program_id}/attendees?sort=name&dir=asc").get_data(as_text=True)
+    rows = re.findall(r'<td class="name">.*?>([^<]+)</a>.*?<td class="nowrap attended">(.*?)</td>', page, re.S)
+    cells = {name: re.sub(r"<[^>]+>", "", cell) for name, cell in rows}
+    assert cells == {
+        "Ayesha Khan": "yes · 90 minutes",
+        "Li Wei": "30 minutes",
+        "Omar Haddad": "yes (marked by hand)",
+    }
+    attended = client.get(f"/organiser/programs/{program_id}/attendees?attended=yes").get_data(as_text=True)
+    assert "Ayesha Khan" in attended and "Omar Haddad" in attended and "Li Wei" not in attended
+    absent = client.get(f"/organiser/programs/{program_id}/attendees?attended=no").get_data(as_text=True)
+    assert "Li Wei" in absent and "Ayesha Khan" not in absent
+
+    exported = client.get(f"/organiser/programs/{program_id}/attendees.csv?sort=name&dir=asc").get_data(as_text=True)
+    table = list(csv.reader(io.StringIO(exported.lstrip("\ufeff"))))
+    assert [(r[0], r[9], r[10]) for r in table[1:]] == [
+        ("Ayesha Khan", "yes", "90"),
+        ("Li Wei", "", "30"),
+        ("Omar Haddad", "manual", "0"),
+    ]
+    with app.app_context():
+        program = db.session.get(Program, program_id)
+        assert count_recipients(program, "attended") == 2
+        assert count_recipients(program, "not_attended") == 1
+
+    # A lower threshold changes every reader at once: nothing derived was stored.
+    with app.app_context():
+        db.session.get(Program, program_id).attendance_threshold_percent = 25
+        db.session.commit()
+    attended = client.get(f"/organiser/programs/{program_id}/attendees?attended=yes").get_data(as_text=True)
+    assert "Li Wei" in attended

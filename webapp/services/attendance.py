@@ -18,10 +18,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Integer, ScalarSelect, and_, exists, false, func, or_, select
 
 from webapp.extensions import db
-from webapp.models import ATTENDANCE_SOURCES, Attendance, ProgramSession, Registration, ZoomRegistrant
+from webapp.models import ATTENDANCE_SOURCES, Attendance, Program, ProgramSession, Registration, ZoomRegistrant
 from webapp.models.programs import DEFAULT_ATTENDANCE_THRESHOLD_PERCENT
 from webapp.services.errors import ParticipantReportError
 from webapp.services.text import normalize_email
@@ -62,6 +62,39 @@ def minimum_minutes(session_length: timedelta, threshold_percent: int = DEFAULT_
     to `attended` on every minute of many lengths)."""
     seconds = max(int(session_length.total_seconds()), 0)
     return max(1, math.ceil(threshold_percent * seconds / 6000))
+
+
+def attended_condition(program: Program) -> ColumnElement[bool]:
+    """SQL for "this registration attended the program", the one meaning every reader
+    (attendee list, its filter and sort, exports, message segments) uses: an organiser
+    marked them attended (a manual mark, `Registration.attended_at`), or their minutes in
+    at least one of its sessions reach the threshold (`attended`, through
+    `minimum_minutes` per session)."""
+    # Read here rather than through `program.sessions`: exports stream after the request's
+    # own objects are detached.
+    sessions = db.session.execute(
+        select(ProgramSession.id, ProgramSession.starts_at, ProgramSession.ends_at).where(
+            ProgramSession.program_id == program.id, ProgramSession.cancelled_at.is_(None)
+        )
+    ).all()
+    reached = [
+        and_(
+            Attendance.session_id == session_id,
+            Attendance.minutes >= minimum_minutes(ends_at - starts_at, program.attendance_threshold_percent),
+        )
+        for session_id, starts_at, ends_at in sessions
+    ]
+    from_minutes = exists().where(Attendance.registration_id == Registration.id, or_(*reached)) if reached else false()
+    return or_(Registration.attended_at.is_not(None), from_minutes)
+
+
+def minutes_attended() -> ScalarSelect[int]:
+    """SQL: a registration's minutes across all its sessions (0 with none recorded)."""
+    return (
+        select(func.coalesce(func.sum(Attendance.minutes), 0).cast(Integer))
+        .where(Attendance.registration_id == Registration.id)
+        .scalar_subquery()
+    )
 
 
 @dataclass(frozen=True)
