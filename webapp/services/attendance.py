@@ -17,15 +17,25 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, ScalarSelect, and_, exists, false, func, or_, select
 
 from webapp.extensions import db
-from webapp.models import ATTENDANCE_SOURCES, Attendance, Program, ProgramSession, Registration, ZoomRegistrant
+from webapp.models import (
+    ATTENDANCE_SOURCES,
+    Attendance,
+    Program,
+    ProgramSession,
+    Registration,
+    ZoomRegistrant,
+    utcnow,
+)
 from webapp.models.programs import DEFAULT_ATTENDANCE_THRESHOLD_PERCENT
 from webapp.services.errors import ParticipantReportError
 from webapp.services.text import normalize_email
-from webapp.services.transactions import unit_of_work
+from webapp.services.transactions import promise_task, unit_of_work
+from webapp.services.zoom import zoom_client
 
 MIN_THRESHOLD_PERCENT, MAX_THRESHOLD_PERCENT = 1, 100
 
@@ -105,6 +115,9 @@ class Participant:
     minutes: int
     email: str = ""
     registrant_id: str = ""
+    # Zoom's API gives seconds: summed before they become minutes, so that short stays
+    # of a person who rejoined often are not each rounded away.
+    seconds: int = 0
 
 
 # --- reading Zoom's participant report (CSV) -----------------------------------------
@@ -235,7 +248,7 @@ def record_participants(session_id: int, participants: Iterable[Participant], so
                 )
             ).all()
         )
-        totals: dict[int, int] = defaultdict(int)
+        seconds: dict[int, int] = defaultdict(int)
         strangers: set[str] = set()
         for person in participants:
             registration_id = by_registrant.get(person.registrant_id) if person.registrant_id else None
@@ -244,8 +257,9 @@ def record_participants(session_id: int, participants: Iterable[Participant], so
             if registration_id is None:
                 strangers.add(person.registrant_id or person.email)
             else:
-                # Capped so that a thousand rejoins in a hostile file cannot overflow the column.
-                totals[registration_id] = min(totals[registration_id] + person.minutes, MAX_ROW_MINUTES)
+                seconds[registration_id] += person.seconds or person.minutes * 60
+        # Capped so that a thousand rejoins in a hostile file cannot overflow the column.
+        totals = {rid: min(total // 60, MAX_ROW_MINUTES) for rid, total in seconds.items()}
         existing = {
             row.registration_id: row
             for row in db.session.scalars(
@@ -270,3 +284,71 @@ def upload_participant_report(session_id: int, raw: bytes) -> RecordResult:
     whole first (a broken file raises ParticipantReportError and writes nothing), then
     record it."""
     return record_participants(session_id, parse_participant_report(raw), "csv")
+
+
+# --- Zoom's participants report, through the worker ----------------------------------
+
+FETCH_TASK = "worker.tasks.zoom.fetch_attendance"
+
+
+def zoom_participants(rows: Iterable[dict[str, Any]]) -> list[Participant]:
+    """Rows of Zoom's participants report API as Participants: its ``registrant_id``,
+    ``user_email`` and ``duration`` (seconds; one row per stay). Rows of unexpected
+    shape are skipped, never trusted."""
+    participants: list[Participant] = []
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        duration = row.get("duration")
+        if not isinstance(duration, int | float) or isinstance(duration, bool) or not 0 <= duration < 10**8:
+            continue
+        email = row.get("user_email")
+        registrant = row.get("registrant_id")
+        participants.append(
+            Participant(
+                minutes=0,
+                seconds=int(duration),
+                email=normalize_email(email)[:254] if isinstance(email, str) else "",
+                registrant_id=registrant[:128] if isinstance(registrant, str) else "",
+            )
+        )
+    return participants
+
+
+def fetch_from_zoom(session_id: int) -> RecordResult:
+    """Worker: ask Zoom for a past session's participants report (every page) and record
+    it (`record_participants`, source zoom_report): running it twice gives the same rows.
+    Zoom is called outside any transaction. Raises ZoomRetryable while Zoom asks to wait
+    or fails (the task retries), ZoomRejected when Zoom is not configured or refuses."""
+    session = db.session.get(ProgramSession, session_id)
+    if session is None or not session.zoom_meeting_id:
+        return RecordResult(matched=0, unmatched=0)
+    zoom_type, object_id = session.zoom_type, session.zoom_meeting_id
+    db.session.rollback()  # hold no transaction open while Zoom answers
+    with zoom_client() as client:
+        rows = client.participants_report(zoom_type, object_id)  # type: ignore[arg-type]
+    return record_participants(session_id, zoom_participants(rows), "zoom_report")
+
+
+def sessions_of_zoom_object(zoom_type: str, object_id: str) -> list[int]:
+    """The sessions (not cancelled) naming this Zoom webinar or meeting."""
+    return list(
+        db.session.scalars(
+            select(ProgramSession.id).where(
+                ProgramSession.zoom_type == zoom_type,
+                ProgramSession.zoom_meeting_id == object_id,
+                ProgramSession.cancelled_at.is_(None),
+            )
+        )
+    )
+
+
+def request_fetch(program: Program) -> int:
+    """The console's "Fetch attendance from Zoom": hand each of the program's Zoom
+    sessions that has started to the worker, after this commits. Returns how many."""
+    with unit_of_work():
+        now = utcnow()
+        sessions = [s.id for s in program.sessions if s.zoom_meeting_id and s.starts_at <= now]
+        for session_id in sessions:
+            promise_task(FETCH_TASK, [session_id])
+    return len(sessions)

@@ -28,13 +28,14 @@ from webapp.blueprints.organiser.forms import (
 from webapp.extensions import db
 from webapp.models import AuditEntry, Email, Program, Registration
 from webapp.services import access, exports
-from webapp.services.attendance import MAX_REPORT_BYTES, upload_participant_report
+from webapp.services.attendance import MAX_REPORT_BYTES, request_fetch, upload_participant_report
 from webapp.services.attendees import AttendeeQuery, conditions, list_attendees
 from webapp.services.errors import ParticipantReportError, ProgramFull, RegistrationExists
 from webapp.services.locales import country_choices, language_name
 from webapp.services.programs import availability
 from webapp.services.registrations import ORGANISER_ACTIONS, action_applies, add_registrant, apply_action
 from webapp.services.times import format_in_zone
+from webapp.services.zoom import is_configured
 from webapp.services.zoom.registrants import missing_links, request_retry, zoom_sessions
 
 # What each audit entry of a registration's history means, in words.
@@ -110,6 +111,7 @@ def _attendees_page(program: Program, upload_form: AttendanceUploadForm) -> str:
         countries=country_choices(str(get_locale())),
         missing_links=missing_links(program.id) if zoom_sessions(program) else [],
         upload_form=upload_form,
+        can_fetch_zoom=bool(zoom_sessions(program)) and is_configured(),
     )
 
 
@@ -118,6 +120,27 @@ def _attendees_page(program: Program, upload_form: AttendanceUploadForm) -> str:
 def attendees(program_id: int) -> str:
     program = program_for(program_id)
     return _attendees_page(program, _upload_form(program))
+
+
+@bp.post("/programs/<int:program_id>/attendees/zoom-attendance")
+@login_required
+def fetch_zoom_attendance(program_id: int) -> BaseResponse:
+    """Ask the worker to read Zoom's participants report of each Zoom session that has
+    started. (CSRF: the app-wide check.)"""
+    program = program_for(program_id)
+    count = request_fetch(program)
+    if count:
+        flash(
+            ngettext(
+                "Fetching attendance from Zoom for %(num)d session. Reload this page in a minute.",
+                "Fetching attendance from Zoom for %(num)d sessions. Reload this page in a minute.",
+                count,
+            ),
+            "success",
+        )
+    else:
+        flash(_("No Zoom session of this program has started yet."), "info")
+    return redirect(url_for(".attendees", program_id=program.id), code=303)
 
 
 @bp.post("/programs/<int:program_id>/attendees/attendance")
