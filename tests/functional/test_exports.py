@@ -64,7 +64,7 @@ def test_exports_never_fail_on_control_characters_already_in_the_database(app: F
     values = [[cell.value for cell in row] for row in sheet.iter_rows()]
     assert values[1][0] == "ZoëÅlström"
     assert values[1][3] == "Acme"
-    assert values[1][11] == "Line oneline two[31m\x7f end"
+    assert values[1][13] == "Line oneline two[31m\x7f end"
 
 
 @pytest.mark.parametrize("label", ["=1+1", "+cmd", "-2", "@SUM(A1)", "\tx", "\rx"])
@@ -80,10 +80,10 @@ def test_question_labels_in_the_header_are_neutralised(app: Flask, label: str) -
         db.session.commit()
     client = sign_in(app, "boss@example.org", admin=True)
     rows, xlsx = _exports(client, program_id)
-    assert rows[0][11] == "'" + label
+    assert rows[0][13] == "'" + label
     header = [cell.value for cell in next(load_workbook(io.BytesIO(xlsx)).active.iter_rows(max_row=1))]
     # The apostrophe leads; the rest is the label (XML reads a CR back as a LF).
-    assert header[11][0] == "'" and header[11][2:] == label[1:]
+    assert header[13][0] == "'" and header[13][2:] == label[1:]
 
 
 def test_xlsx_has_real_dates_a_frozen_header_a_filter_and_widths(app: Flask) -> None:
@@ -98,6 +98,7 @@ def test_xlsx_has_real_dates_a_frozen_header_a_filter_and_widths(app: Flask) -> 
     assert registered.value.strftime("%Y-%m-%d %H:%M") == rows[1][6]  # the same time as the CSV, in Karachi
     assert sheet.cell(row=2, column=9).value is None  # not attended: an empty cell
     assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == "A1:M2"
-    assert sheet.column_dimensions["A"].width == 28 and sheet.column_dimensions["L"].width == 30
+    assert header[9:11] == ["Attendance", "Minutes attended"] and rows[1][9:11] == ["", "0"]
+    assert sheet.auto_filter.ref == "A1:O2"
+    assert sheet.column_dimensions["A"].width == 28 and sheet.column_dimensions["N"].width == 30
     assert sheet["A1"].font.bold

@@ -272,3 +272,26 @@ def test_the_editor_names_a_sessions_zoom_meeting_and_keeps_it(app: Flask) -> No
     page = client.get(f"/organiser/programs/{program_id}/edit").get_data(as_text=True)
     assert "Zoom webinar or meeting ID" in page and 'value="81234567890"' in page
     assert '<option selected value="meeting">Meeting</option>' in page
+
+
+def test_the_editor_sets_the_attendance_threshold_and_refuses_one_out_of_range(app: Flask) -> None:
+    """Issue 12: the percent of a session that counts as attending it, 75 unless set."""
+    client = _sign_in(app)
+    starts = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=10)
+    page = client.get("/organiser/programs/new").get_data(as_text=True)
+    assert "Attendance threshold (percent of each session)" in page and 'value="75"' in page
+    token = csrf_token(page)
+    refused = client.post("/organiser/programs/new", data=_form(token, starts, attendance_threshold_percent="150"))
+    assert 'id="attendance_threshold_percent-error">Please enter a percentage from 1 to 100.' in refused.get_data(
+        as_text=True
+    )
+    with app.app_context():
+        assert db.session.scalar(select(Program.id)) is None
+    saved = client.post("/organiser/programs/new", data=_form(token, starts, attendance_threshold_percent="60"))
+    assert saved.status_code == 303
+    with app.app_context():
+        program = db.session.scalar(select(Program))
+        assert program.attendance_threshold_percent == 60
+        program_id = program.id
+    page = client.get(f"/organiser/programs/{program_id}/edit").get_data(as_text=True)
+    assert 'name="attendance_threshold_percent"' in page and 'value="60"' in page

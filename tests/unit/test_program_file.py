@@ -63,6 +63,11 @@ def test_every_example_file_is_valid(path: Path) -> None:
         ({"sessions": []}, "sessions: at least one session is required"),
         ({"reminders": ["soon"]}, "reminders: 'soon' is not an offset"),
         ({"waitlist": "yes"}, "waitlist: must be true or false"),
+        ({"attendance_threshold_percent": 0}, "attendance_threshold_percent: must be a whole number from 1 to 100"),
+        ({"attendance_threshold_percent": 101}, "attendance_threshold_percent: must be a whole number from 1 to 100"),
+        ({"attendance_threshold_percent": 75.5}, "attendance_threshold_percent: must be a whole number from 1 to 100"),
+        ({"attendance_threshold_percent": "75"}, "attendance_threshold_percent: must be a whole number from 1 to 100"),
+        ({"attendance_threshold_percent": True}, "attendance_threshold_percent: must be a whole number from 1 to 100"),
     ],
 )
 def test_invalid_files_are_refused_with_a_clear_message(change: dict, message: str) -> None:
@@ -93,3 +98,10 @@ def test_a_session_names_its_zoom_webinar_or_meeting() -> None:
     assert validate_program_data(data).sessions[0].zoom_type == "meeting"
     data["sessions"][0]["zoom_type"] = "town hall"
     assert problems_in(data) == ["sessions[1].zoom_type: must be webinar or meeting"]
+
+
+def test_the_attendance_threshold_defaults_to_75_and_takes_1_to_100() -> None:
+    assert validate_program_data(program_data()).attendance_threshold_percent == 75
+    for percent in (1, 60, 100):
+        spec = validate_program_data(program_data(attendance_threshold_percent=percent))
+        assert spec.attendance_threshold_percent == percent

@@ -1,5 +1,6 @@
 """Typed models, one module per domain, re-exported here."""
 
+from webapp.models.attendance import ATTENDANCE_SOURCES, Attendance
 from webapp.models.audit import AuditEntry
 from webapp.models.emails import EMAIL_KINDS, EMAIL_STATUSES, Email
 from webapp.models.messages import Message
@@ -10,6 +11,7 @@ from webapp.models.types import utcnow
 from webapp.models.zoom import ZOOM_REGISTRANT_STATUSES, ZoomRegistrant, ZoomToken, ZoomWebhookEvent
 
 __all__ = [
+    "ATTENDANCE_SOURCES",
     "DEFAULT_REMINDER_MINUTES",
     "EMAIL_KINDS",
     "EMAIL_STATUSES",
@@ -17,6 +19,7 @@ __all__ = [
     "PROGRAM_STATUSES",
     "REGISTRATION_STATUSES",
     "ZOOM_REGISTRANT_STATUSES",
+    "Attendance",
     "AuditEntry",
     "Email",
     "Message",

@@ -20,6 +20,8 @@ if TYPE_CHECKING:
 PROGRAM_STATUSES = ("draft", "published", "closed", "cancelled", "archived")
 DEFAULT_REMINDER_MINUTES = [24 * 60, 60]
 ZOOM_TYPES = ("webinar", "meeting")
+# A registrant attended a session when their minutes reach this percent of its length.
+DEFAULT_ATTENDANCE_THRESHOLD_PERCENT = 75
 
 
 class Program(db.Model):
@@ -27,6 +29,7 @@ class Program(db.Model):
     __table_args__ = (
         CheckConstraint(f"status IN {PROGRAM_STATUSES!r}", name="status"),
         CheckConstraint("capacity IS NULL OR capacity >= 0", name="capacity"),
+        CheckConstraint("attendance_threshold_percent BETWEEN 1 AND 100", name="attendance_threshold_percent"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -45,6 +48,11 @@ class Program(db.Model):
     confirmed_count: Mapped[int] = mapped_column(default=0, server_default="0")
     waitlist_enabled: Mapped[bool] = mapped_column(default=False)
     approval_required: Mapped[bool] = mapped_column(default=False)
+    # Percent of a session's length a registrant must attend to count as attended
+    # (`services/attendance.py: attended`).
+    attendance_threshold_percent: Mapped[int] = mapped_column(
+        default=DEFAULT_ATTENDANCE_THRESHOLD_PERCENT, server_default=str(DEFAULT_ATTENDANCE_THRESHOLD_PERCENT)
+    )
     status: Mapped[str] = mapped_column(String(16), default="draft")
     # Minutes before each session's start at which reminders fall due.
     reminder_minutes: Mapped[list[int]] = mapped_column(JSONType, default=lambda: list(DEFAULT_REMINDER_MINUTES))

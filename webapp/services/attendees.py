@@ -8,10 +8,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, Select, case, func, or_, select
 
 from webapp.extensions import db
 from webapp.models import REGISTRATION_STATUSES, Program, Registration
+from webapp.services.attendance import attended_condition, minutes_attended
 
 SORTS: dict[str, Any] = {
     "name": Registration.full_name,
@@ -20,7 +21,8 @@ SORTS: dict[str, Any] = {
     "country": Registration.country,
     "status": Registration.status,
     "registered": Registration.created_at,
-    "attended": Registration.attended_at,
+    # "attended" sorts by `attendance.attended_condition`, which depends on the program.
+    "attended": None,
 }
 
 
@@ -50,6 +52,9 @@ class AttendeePage:
     page: int
     per_page: int
     counts: dict[str, int] = field(default_factory=dict)
+    # Of `items`: who attended (`attendance.attended_condition`), and minutes recorded.
+    attended: set[int] = field(default_factory=set)
+    minutes: dict[int, int] = field(default_factory=dict)
 
     @property
     def pages(self) -> int:
@@ -88,15 +93,19 @@ def conditions(program: Program, query: AttendeeQuery) -> list[ColumnElement[boo
     if query.registered_to:
         where.append(Registration.created_at < _day_start(query.registered_to + timedelta(days=1), zone))
     if query.attended is True:
-        where.append(Registration.attended_at.is_not(None))
+        where.append(attended_condition(program))
     elif query.attended is False:
-        where.append(Registration.attended_at.is_(None))
+        where.append(~attended_condition(program))
     return where
 
 
 def matching(program: Program, query: AttendeeQuery) -> Select[tuple[Registration]]:
     """Every registration matching `query`, sorted (no paging)."""
-    column = SORTS.get(query.sort, Registration.created_at)
+    column = SORTS.get(query.sort)
+    if query.sort == "attended":
+        column = case((attended_condition(program), 1), else_=0)
+    elif column is None:
+        column = Registration.created_at
     order = column.desc() if query.descending else column.asc()
     tiebreak = Registration.id.desc() if query.descending else Registration.id.asc()
     return select(Registration).where(*conditions(program, query)).order_by(order.nulls_last(), tiebreak)
@@ -118,8 +127,21 @@ def list_attendees(program: Program, query: AttendeeQuery) -> AttendeePage:
     total = sum(counts.values()) if query.status not in REGISTRATION_STATUSES else counts.get(query.status, 0)
     pages = max((total + per_page - 1) // per_page, 1)
     page = min(max(query.page, 1), pages)
-    items = list(db.session.scalars(matching(program, query).limit(per_page).offset((page - 1) * per_page)))
-    return AttendeePage(items=items, total=total, page=page, per_page=per_page, counts=counts)
+    rows = db.session.execute(
+        matching(program, query)
+        .add_columns(attended_condition(program).label("attended"), minutes_attended().label("minutes"))
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    ).all()
+    return AttendeePage(
+        items=[row[0] for row in rows],
+        total=total,
+        page=page,
+        per_page=per_page,
+        counts=counts,
+        attended={row[0].id for row in rows if row.attended},
+        minutes={row[0].id: row.minutes for row in rows if row.minutes},
+    )
 
 
 def country_counts(program: Program) -> list[tuple[str, int]]:

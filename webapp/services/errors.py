@@ -45,3 +45,15 @@ class ProgramImportError(DomainError):
     def __init__(self, problems: list[str]) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+class ParticipantReportError(DomainError):
+    """An uploaded participant report cannot be read; nothing was changed.
+
+    `reason` is one of: too_large, empty, not_text, no_columns, bad_minutes, too_many_rows;
+    `line` is the file's line the problem is on, where there is one."""
+
+    def __init__(self, reason: str, line: int | None = None) -> None:
+        super().__init__(f"{reason} (line {line})" if line else reason)
+        self.reason = reason
+        self.line = line

@@ -25,6 +25,7 @@ from openpyxl.utils import get_column_letter
 
 from webapp.extensions import db
 from webapp.models import Program, Registration
+from webapp.services.attendance import attended_condition, minutes_attended
 from webapp.services.attendees import AttendeeQuery, matching
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -52,6 +53,10 @@ _COLUMNS = (
     ("Registered", 18),
     ("Confirmed", 18),
     ("Attended", 18),
+    # Attendance by the one rule (`attendance.attended_condition`): "manual" (an
+    # organiser's mark), "yes" (minutes from Zoom reached the threshold), or empty.
+    ("Attendance", 12),
+    ("Minutes attended", 10),
     ("Language", 10),
     ("Time zone", 20),
 )
@@ -79,9 +84,13 @@ def records(program: Program, query: AttendeeQuery) -> Iterator[list[Any]]:
     def when(value: datetime | None) -> datetime | None:
         return value.astimezone(zone).replace(tzinfo=None, microsecond=0) if value else None
 
-    statement = matching(program, query).execution_options(yield_per=CHUNK)
-    for registration in db.session.scalars(statement):
-        r: Registration = registration
+    statement = (
+        matching(program, query)
+        .add_columns(attended_condition(program).label("attended"), minutes_attended().label("minutes"))
+        .execution_options(yield_per=CHUNK)
+    )
+    for row in db.session.execute(statement):
+        r: Registration = row[0]
         answers = r.answers if isinstance(r.answers, dict) else {}
         yield [
             r.full_name,
@@ -93,6 +102,8 @@ def records(program: Program, query: AttendeeQuery) -> Iterator[list[Any]]:
             when(r.created_at),
             when(r.confirmed_at),
             when(r.attended_at),
+            "manual" if r.attended_at else ("yes" if row.attended else ""),
+            str(row.minutes or 0),
             r.language,
             r.timezone,
             *[_answer(answers.get(key)) for key, _ in questions],

@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 from webapp.extensions import db
 from webapp.models import Email, Message, Organiser, Program, Registration, utcnow
 from webapp.services import audit
+from webapp.services.attendance import attended_condition
 from webapp.services.audit import Actor
 from webapp.services.links import manage_url
 from webapp.services.outbox import queue_bulk
@@ -46,9 +47,9 @@ def _segment(program: Program, segment: str) -> list[ColumnElement[bool]]:
     elif segment == "active":
         where.append(Registration.status.in_(("confirmed", "waitlisted", "pending")))
     elif segment == "attended":
-        where += [Registration.status == "confirmed", Registration.attended_at.is_not(None)]
+        where += [Registration.status == "confirmed", attended_condition(program)]
     elif segment == "not_attended":
-        where += [Registration.status == "confirmed", Registration.attended_at.is_(None)]
+        where += [Registration.status == "confirmed", ~attended_condition(program)]
     else:
         raise ValueError(f"unknown segment {segment!r}")
     return where

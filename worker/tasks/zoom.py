@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from webapp.services.zoom import registrants, webhooks
+from webapp.services import attendance
+from webapp.services.zoom import ZoomRetryable, registrants, webhooks
 
 
 @shared_task(name="worker.tasks.zoom.cancel_registrants")
@@ -25,3 +26,19 @@ def retry_links(row_ids: list[int]) -> dict[str, int]:
 def handle_event(event_id: int) -> str:
     """Take an event Zoom's webhook delivered (kept once; safe to run twice)."""
     return webhooks.handle_event(event_id)
+
+
+@shared_task(
+    name="worker.tasks.zoom.fetch_attendance",
+    autoretry_for=(ZoomRetryable,),
+    retry_backoff=30,
+    retry_backoff_max=15 * 60,
+    max_retries=8,
+)
+def fetch_attendance(session_id: int) -> dict[str, int]:
+    """Minutes per registrant from Zoom's participants report of a past session (the
+    ended event, or the organiser's button). Safe to run twice: it replaces, never adds.
+    Retried with backoff while Zoom asks to wait or fails (a report may take Zoom a few
+    minutes after the end)."""
+    result = attendance.fetch_from_zoom(session_id)
+    return {"matched": result.matched, "unmatched": result.unmatched}

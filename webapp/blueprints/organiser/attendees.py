@@ -19,18 +19,23 @@ from webapp.blueprints.organiser import bp
 from webapp.blueprints.organiser.common import actor, program_for
 from webapp.blueprints.organiser.forms import (
     ACTION_LABELS,
+    REPORT_PROBLEMS,
     ActionForm,
     AddRegistrantForm,
+    AttendanceUploadForm,
     AttendeeFilterForm,
 )
 from webapp.extensions import db
 from webapp.models import AuditEntry, Email, Program, Registration
 from webapp.services import access, exports
+from webapp.services.attendance import MAX_REPORT_BYTES, request_fetch, upload_participant_report
 from webapp.services.attendees import AttendeeQuery, conditions, list_attendees
-from webapp.services.errors import ProgramFull, RegistrationExists
+from webapp.services.errors import ParticipantReportError, ProgramFull, RegistrationExists
 from webapp.services.locales import country_choices, language_name
 from webapp.services.programs import availability
 from webapp.services.registrations import ORGANISER_ACTIONS, action_applies, add_registrant, apply_action
+from webapp.services.times import format_in_zone
+from webapp.services.zoom import is_configured
 from webapp.services.zoom.registrants import missing_links, request_retry, zoom_sessions
 
 # What each audit entry of a registration's history means, in words.
@@ -78,10 +83,16 @@ def _filter_from(args: MultiDict[str, str]) -> tuple[AttendeeFilterForm, Attende
     return form, form.to_query()
 
 
-@bp.get("/programs/<int:program_id>/attendees")
-@login_required
-def attendees(program_id: int) -> str:
-    program = program_for(program_id)
+def _upload_form(program: Program) -> AttendanceUploadForm:
+    """The participant report upload, offering the program's sessions by title and start."""
+    locale = str(get_locale())
+    sessions = [
+        (s.id, f"{s.title} · {format_in_zone(s.starts_at, program.timezone, locale)}") for s in program.sessions
+    ]
+    return AttendanceUploadForm(sessions, prefix="attendance")
+
+
+def _attendees_page(program: Program, upload_form: AttendanceUploadForm) -> str:
     form, query = _filter_from(request.args)
     page = list_attendees(program, query)
     args = {k: v for k, v in request.args.items() if v and k != "page"}
@@ -99,7 +110,75 @@ def attendees(program_id: int) -> str:
         action_labels=ACTION_LABELS,
         countries=country_choices(str(get_locale())),
         missing_links=missing_links(program.id) if zoom_sessions(program) else [],
+        upload_form=upload_form,
+        can_fetch_zoom=bool(zoom_sessions(program)) and is_configured(),
     )
+
+
+@bp.get("/programs/<int:program_id>/attendees")
+@login_required
+def attendees(program_id: int) -> str:
+    program = program_for(program_id)
+    return _attendees_page(program, _upload_form(program))
+
+
+@bp.post("/programs/<int:program_id>/attendees/zoom-attendance")
+@login_required
+def fetch_zoom_attendance(program_id: int) -> BaseResponse:
+    """Ask the worker to read Zoom's participants report of each Zoom session that has
+    started. (CSRF: the app-wide check.)"""
+    program = program_for(program_id)
+    count = request_fetch(program)
+    if count:
+        flash(
+            ngettext(
+                "Fetching attendance from Zoom for %(num)d session. Reload this page in a minute.",
+                "Fetching attendance from Zoom for %(num)d sessions. Reload this page in a minute.",
+                count,
+            ),
+            "success",
+        )
+    else:
+        flash(_("No Zoom session of this program has started yet."), "info")
+    return redirect(url_for(".attendees", program_id=program.id), code=303)
+
+
+@bp.post("/programs/<int:program_id>/attendees/attendance")
+@login_required
+def upload_attendance(program_id: int) -> str | BaseResponse:
+    """Zoom's participant report for one session: minutes for each registrant in it.
+    A file that cannot be read is refused next to the field, and nothing is written."""
+    program = program_for(program_id)
+    form = _upload_form(program)
+    if form.validate_on_submit():
+        try:
+            result = upload_participant_report(form.session.data, form.report.data.stream.read(MAX_REPORT_BYTES + 1))
+        except ParticipantReportError as exc:
+            problem = REPORT_PROBLEMS[exc.reason]
+            form.report.errors = [
+                _("%(problem)s (line %(line)d)", problem=problem, line=exc.line) if exc.line else str(problem)
+            ]
+        else:
+            flash(
+                ngettext(
+                    "Attendance recorded for %(num)d registrant.",
+                    "Attendance recorded for %(num)d registrants.",
+                    result.matched,
+                )
+                + (
+                    " "
+                    + ngettext(
+                        "%(num)d person in the report matched no registration.",
+                        "%(num)d people in the report matched no registration.",
+                        result.unmatched,
+                    )
+                    if result.unmatched
+                    else ""
+                ),
+                "success",
+            )
+            return redirect(url_for(".attendees", program_id=program.id), code=303)
+    return _attendees_page(program, form)
 
 
 @bp.post("/programs/<int:program_id>/attendees/zoom-retry")

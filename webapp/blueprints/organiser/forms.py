@@ -7,6 +7,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
@@ -121,3 +122,31 @@ class MessageForm(FlaskForm):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.segment.choices = [SelectChoice(key, label) for key, label in SEGMENTS.items()]
+
+
+# What an unreadable participant report was, in words (`ParticipantReportError.reason`).
+REPORT_PROBLEMS = {
+    "too_large": _l("The file is larger than 1 MB. Zoom's participant report is much smaller: please upload that."),
+    "empty": _l("The file is empty."),
+    "not_text": _l("This is not a CSV file. Please upload the participant report as Zoom exports it (CSV)."),
+    "no_columns": _l(
+        'No "User email" and "Duration (minutes)" columns were found. '
+        "Please upload Zoom's participant report, exported as CSV."
+    ),
+    "bad_minutes": _l('The "Duration (minutes)" column has something that is not a number of minutes.'),
+    "too_many_rows": _l("The file has more rows than a participant report can have."),
+}
+
+
+class AttendanceUploadForm(FlaskForm):
+    """Zoom's participant report for one session (CSV), uploaded by an organiser."""
+
+    session = SelectField(_l("Session"), coerce=int, validate_choice=True)
+    report = FileField(
+        _l("Zoom participant report (CSV)"),
+        validators=[FileRequired(message=_l("Please choose the participant report file."))],
+    )
+
+    def __init__(self, sessions: list[tuple[int, str]], *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.session.choices = [SelectChoice(value, label) for value, label in sessions]

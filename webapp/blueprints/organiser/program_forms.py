@@ -24,6 +24,7 @@ from wtforms import (
 from wtforms.fields.choices import SelectChoice, SelectField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
+from webapp.models.programs import DEFAULT_ATTENDANCE_THRESHOLD_PERCENT
 from webapp.services.locales import LANGUAGES, own_name
 from webapp.services.programs.spec import FIRST_YEAR, LAST_YEAR, MAX_CAPACITY
 from webapp.services.times import all_timezones, is_valid_timezone
@@ -139,6 +140,13 @@ class ProgramForm(FlaskForm):
     )
     waitlist = BooleanField(_l("Waiting list when full"))
     approval_required = BooleanField(_l("Organisers approve each registration"))
+    attendance_threshold_percent = IntegerField(
+        _l("Attendance threshold (percent of each session)"),
+        default=DEFAULT_ATTENDANCE_THRESHOLD_PERCENT,
+        description=_l("A registrant attended a session when they were in it for at least this share of its length."),
+        # Empty means the default: the field is new, and older forms never sent it.
+        validators=[Optional(), NumberRange(min=1, max=100, message=_l("Please enter a percentage from 1 to 100."))],
+    )
     reminders = StringField(_l("Reminders before each session"), description=_l('For example "24h, 1h" or "2d, 30m".'))
     sessions = FieldList(FormField(SessionForm), min_entries=1)
     questions = FieldList(FormField(QuestionForm), min_entries=0)
@@ -186,6 +194,9 @@ class ProgramForm(FlaskForm):
             getattr(self, key).data = data.get(key)
         self.waitlist.data = data.get("waitlist", False)
         self.approval_required.data = data.get("approval_required", False)
+        self.attendance_threshold_percent.data = data.get(
+            "attendance_threshold_percent", DEFAULT_ATTENDANCE_THRESHOLD_PERCENT
+        )
         self.registration_opens_at.data = local(data.get("registration_opens_at"))
         self.registration_deadline.data = local(data.get("registration_deadline"))
         self.reminders.data = ", ".join(data.get("reminders") or [])
@@ -276,6 +287,11 @@ class ProgramForm(FlaskForm):
             "capacity": self.capacity.data,
             "waitlist": bool(self.waitlist.data),
             "approval_required": bool(self.approval_required.data),
+            "attendance_threshold_percent": (
+                DEFAULT_ATTENDANCE_THRESHOLD_PERCENT
+                if self.attendance_threshold_percent.data is None
+                else self.attendance_threshold_percent.data
+            ),
             "status": status,
             "reminders": reminders,
             "language": self.language.data or "en",

@@ -125,6 +125,7 @@ def _save(program: Program, spec: ProgramSpec, *, actor: Actor, created: bool) -
         "capacity",
         "waitlist_enabled",
         "approval_required",
+        "attendance_threshold_percent",
         "status",
         "reminder_minutes",
         "questions",

@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from webapp.models import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Program
-from webapp.models.programs import ZOOM_TYPES
+from webapp.models.programs import DEFAULT_ATTENDANCE_THRESHOLD_PERCENT, ZOOM_TYPES
 from webapp.services.errors import ProgramImportError
 from webapp.services.locales import LANGUAGES
 from webapp.services.text import has_control_characters, multi_line, single_line, slugify
@@ -34,6 +34,7 @@ _KNOWN_FIELDS = {
     "capacity",
     "waitlist",
     "approval_required",
+    "attendance_threshold_percent",
     "status",
     "reminders",
     "sessions",
@@ -81,6 +82,8 @@ class ProgramSpec:
     # each SessionSpec).
     language: str = "en"
     translations: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Percent of a session's length that counts as attending it (1-100).
+    attendance_threshold_percent: int = DEFAULT_ATTENDANCE_THRESHOLD_PERCENT
 
 
 def parse_reminder_offset(value: Any) -> int:
@@ -322,6 +325,11 @@ def validate_program_data(data: Any) -> ProgramSpec:
     waitlist = flag("waitlist", False)
     approval = flag("approval_required", False)
 
+    threshold = data.get("attendance_threshold_percent", DEFAULT_ATTENDANCE_THRESHOLD_PERCENT)
+    if not isinstance(threshold, int) or isinstance(threshold, bool) or not 1 <= threshold <= 100:
+        problems.append("attendance_threshold_percent: must be a whole number from 1 to 100")
+        threshold = DEFAULT_ATTENDANCE_THRESHOLD_PERCENT
+
     status = data.get("status", "draft")
     if status not in PROGRAM_STATUSES:
         problems.append(f"status: must be one of {', '.join(PROGRAM_STATUSES)}")
@@ -437,6 +445,7 @@ def validate_program_data(data: Any) -> ProgramSpec:
         capacity=capacity,
         waitlist_enabled=waitlist,
         approval_required=approval,
+        attendance_threshold_percent=threshold,
         status=status,
         reminder_minutes=reminder_minutes,
         sessions=sessions,
@@ -474,6 +483,7 @@ def program_file(program: Program) -> dict[str, Any]:
         "capacity": program.capacity,
         "waitlist": program.waitlist_enabled,
         "approval_required": program.approval_required,
+        "attendance_threshold_percent": program.attendance_threshold_percent,
         "status": program.status,
         "reminders": [_offset_text(m) for m in program.reminder_minutes or []],
         "questions": [dict(q) for q in program.questions or []],

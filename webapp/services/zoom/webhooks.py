@@ -88,14 +88,28 @@ def accept_event(event: dict[str, Any]) -> bool:
     return True
 
 
+ENDED = {"webinar.ended": "webinar", "meeting.ended": "meeting"}
+
+
 def handle_event(event_id: int) -> str:
-    """Worker: take a kept event. (Attendance from ``*.ended`` and live counts from
-    ``participant_joined``/``_left`` come next; until then an event is recorded as
-    handled.) Safe to run twice. Commits; returns the event's name."""
+    """Worker: take a kept event. ``webinar.ended``/``meeting.ended``: the sessions naming
+    that object get their attendance from Zoom's participants report, each by its own
+    task after this commits (so a Zoom failure retries that fetch alone). Other events
+    are recorded as handled (live counts from ``participant_joined``/``_left`` are not
+    kept yet). Safe to run twice. Commits; returns the event's name."""
+    from webapp.services.attendance import FETCH_TASK, sessions_of_zoom_object
+
     with unit_of_work():
         event = db.session.get(ZoomWebhookEvent, event_id)
         if event is None:
             return ""
         if event.handled_at is None:
             event.handled_at = utcnow()
+            zoom_type = ENDED.get(event.event)
+            payload = event.payload.get("payload") if isinstance(event.payload, dict) else None
+            zoom_object = payload.get("object") if isinstance(payload, dict) else None
+            object_id = zoom_object.get("id") if isinstance(zoom_object, dict) else None
+            if zoom_type and isinstance(object_id, str | int) and not isinstance(object_id, bool):
+                for session_id in sessions_of_zoom_object(zoom_type, str(object_id)):
+                    promise_task(FETCH_TASK, [session_id])
         return event.event

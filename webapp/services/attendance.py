@@ -1,0 +1,354 @@
+"""Attendance: the one rule deciding whether a registrant attended a session, and
+recording the minutes that rule reads.
+
+Minutes come from Zoom's participants report, the webhook, an uploaded participant
+report or an organiser (`models.Attendance`); whether those minutes count as attending is
+decided here only, from the program's `attendance_threshold_percent`, so that changing
+the threshold changes every reader's answer at once (nothing derived is stored).
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import math
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, Integer, ScalarSelect, and_, exists, false, func, or_, select
+
+from webapp.extensions import db
+from webapp.models import (
+    ATTENDANCE_SOURCES,
+    Attendance,
+    Program,
+    ProgramSession,
+    Registration,
+    ZoomRegistrant,
+    utcnow,
+)
+from webapp.models.programs import DEFAULT_ATTENDANCE_THRESHOLD_PERCENT
+from webapp.services.errors import ParticipantReportError
+from webapp.services.text import normalize_email
+from webapp.services.transactions import promise_task, unit_of_work
+from webapp.services.zoom import zoom_client
+
+MIN_THRESHOLD_PERCENT, MAX_THRESHOLD_PERCENT = 1, 100
+
+# An uploaded report: Zoom's for a webinar of 1,000 people is about 200 KB. A request
+# body is bounded first by MAX_CONTENT_LENGTH (1 MiB by default: the 413 page).
+MAX_REPORT_BYTES = 1024 * 1024
+MAX_REPORT_ROWS = 50_000
+# More than a year in one session is not a duration, it is a broken file.
+MAX_ROW_MINUTES = 60 * 24 * 366
+# Zoom puts a meeting summary (ID, topic, times) above the participants' header in some
+# reports; the header is looked for in this many first rows.
+HEADER_SEARCH_ROWS = 20
+
+
+def attended(
+    minutes: int, session_length: timedelta, threshold_percent: int = DEFAULT_ATTENDANCE_THRESHOLD_PERCENT
+) -> bool:
+    """Whether `minutes` in a session lasting `session_length` reach `threshold_percent`
+    of it. Pure: no database, no clock.
+
+    Compared in whole seconds with integers (minutes * 60 * 100 against percent *
+    seconds), so 45 of 60 minutes at 75% is exactly enough, with no float rounding at
+    the edge. A session of no length (never stored: sessions end after they start) is
+    attended by anyone with a minute in it."""
+    if minutes <= 0:
+        return False
+    seconds = max(int(session_length.total_seconds()), 0)
+    return minutes * 60 * 100 >= threshold_percent * seconds
+
+
+def minimum_minutes(session_length: timedelta, threshold_percent: int = DEFAULT_ATTENDANCE_THRESHOLD_PERCENT) -> int:
+    """The fewest whole minutes `attended` accepts for this session: what a query
+    compares stored minutes with (`tests/unit/test_attendance_rule.py` proves it equal
+    to `attended` on every minute of many lengths)."""
+    seconds = max(int(session_length.total_seconds()), 0)
+    return max(1, math.ceil(threshold_percent * seconds / 6000))
+
+
+def attended_condition(program: Program) -> ColumnElement[bool]:
+    """SQL for "this registration attended the program", the one meaning every reader
+    (attendee list, its filter and sort, exports, message segments) uses: an organiser
+    marked them attended (a manual mark, `Registration.attended_at`), or their minutes in
+    at least one of its sessions reach the threshold (`attended`, through
+    `minimum_minutes` per session)."""
+    # Read here rather than through `program.sessions`: exports stream after the request's
+    # own objects are detached.
+    sessions = db.session.execute(
+        select(ProgramSession.id, ProgramSession.starts_at, ProgramSession.ends_at).where(
+            ProgramSession.program_id == program.id, ProgramSession.cancelled_at.is_(None)
+        )
+    ).all()
+    reached = [
+        and_(
+            Attendance.session_id == session_id,
+            Attendance.minutes >= minimum_minutes(ends_at - starts_at, program.attendance_threshold_percent),
+        )
+        for session_id, starts_at, ends_at in sessions
+    ]
+    from_minutes = exists().where(Attendance.registration_id == Registration.id, or_(*reached)) if reached else false()
+    return or_(Registration.attended_at.is_not(None), from_minutes)
+
+
+def minutes_attended() -> ScalarSelect[int]:
+    """SQL: a registration's minutes across all its sessions (0 with none recorded)."""
+    return (
+        select(func.coalesce(func.sum(Attendance.minutes), 0).cast(Integer))
+        .where(Attendance.registration_id == Registration.id)
+        .scalar_subquery()
+    )
+
+
+@dataclass(frozen=True)
+class Participant:
+    """One row of a participants report: who (Zoom's registrant id, else the address as
+    registrations normalise it) and how many minutes that row was in the session."""
+
+    minutes: int
+    email: str = ""
+    registrant_id: str = ""
+    # Zoom's API gives seconds: summed before they become minutes, so that short stays
+    # of a person who rejoined often are not each rounded away.
+    seconds: int = 0
+
+
+# --- reading Zoom's participant report (CSV) -----------------------------------------
+
+
+def _decode(raw: bytes) -> str:
+    """Zoom writes UTF-8 with a byte-order mark; a report re-saved by a spreadsheet may be
+    UTF-16 (with its mark) or a Windows code page."""
+    if raw.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            raise ParticipantReportError("not_text") from None
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1")  # every byte is a letter: a wrong guess shows as no columns
+
+
+def _header(row: list[str]) -> tuple[int, int, int | None] | None:
+    """(email, duration, registrant id) columns if this row is the participants' header."""
+    names = [cell.strip().casefold() for cell in row]
+    email = next((i for i, n in enumerate(names) if "email" in n or "e-mail" in n), None)
+    duration = next((i for i, n in enumerate(names) if n.startswith(("duration", "total duration"))), None)
+    registrant = next((i for i, n in enumerate(names) if "registrant" in n and "id" in n), None)
+    if email is None or duration is None:
+        return None
+    return email, duration, registrant
+
+
+def _minutes(value: str, line: int) -> int:
+    text = value.strip()
+    try:
+        number = float(text) if text else 0.0
+    except ValueError:
+        raise ParticipantReportError("bad_minutes", line) from None
+    if not math.isfinite(number) or number < 0 or number > MAX_ROW_MINUTES:
+        raise ParticipantReportError("bad_minutes", line)
+    return round(number)
+
+
+def parse_participant_report(raw: bytes) -> list[Participant]:
+    """The rows of a participant report as Zoom exports it (columns such as "Name
+    (original name)", "User email", "Join time", "Leave time", "Duration (minutes)"; a
+    summary above them is skipped; comma, semicolon or tab separated). One Participant
+    per row: a person who rejoined has several, summed when recorded. Rows without an
+    address are kept out (nothing to match them by).
+
+    Pure. Raises ParticipantReportError for anything that is not such a report."""
+    if len(raw) > MAX_REPORT_BYTES:
+        raise ParticipantReportError("too_large")
+    text = _decode(raw)
+    if "\x00" in text:
+        raise ParticipantReportError("not_text")
+    if not text.strip():
+        raise ParticipantReportError("empty")
+    first_lines = "\n".join(text.splitlines()[:HEADER_SEARCH_ROWS])
+    delimiter = max(",;\t", key=first_lines.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    columns: tuple[int, int, int | None] | None = None
+    participants: list[Participant] = []
+    try:
+        for row in reader:
+            if columns is None:
+                if reader.line_num > HEADER_SEARCH_ROWS:
+                    break
+                columns = _header(row)
+                continue
+            if not any(cell.strip() for cell in row):
+                continue
+            if len(participants) >= MAX_REPORT_ROWS:
+                raise ParticipantReportError("too_many_rows")
+            email_at, duration_at, registrant_at = columns
+            email = normalize_email(row[email_at]) if email_at < len(row) else ""
+            registrant = row[registrant_at].strip() if registrant_at is not None and registrant_at < len(row) else ""
+            if "@" not in email and not registrant:
+                continue
+            minutes = _minutes(row[duration_at] if duration_at < len(row) else "", reader.line_num)
+            participants.append(Participant(minutes=minutes, email=email[:254], registrant_id=registrant[:128]))
+    except csv.Error:
+        # A NUL byte, a field past csv's size limit, a quote never closed.
+        raise ParticipantReportError("not_text", reader.line_num) from None
+    if columns is None:
+        raise ParticipantReportError("no_columns")
+    return participants
+
+
+# --- recording minutes ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RecordResult:
+    """What recording a report did: registrants whose minutes were written, and people
+    in the report who matched no registration."""
+
+    matched: int
+    unmatched: int
+
+
+def record_participants(session_id: int, participants: Iterable[Participant], source: str) -> RecordResult:
+    """Match a session's participants to the program's registrations and write each
+    one's total minutes (rejoins summed) as their Attendance for the session.
+
+    Matched by Zoom's registrant id for this session (`ZoomRegistrant`), then by the
+    address as registrations normalise it. Each matched registration's minutes are
+    replaced, not added to, so recording the same report twice gives the same rows; a
+    registration absent from the report keeps what it had. One transaction, under the
+    session's row lock, so two reports for a session are written one after the other."""
+    if source not in ATTENDANCE_SOURCES:
+        raise ValueError(source)
+    with unit_of_work():
+        session = db.session.scalar(select(ProgramSession).where(ProgramSession.id == session_id).with_for_update())
+        if session is None:
+            raise LookupError(session_id)
+        by_registrant: dict[str | None, int] = dict(
+            db.session.execute(
+                select(ZoomRegistrant.registrant_id, ZoomRegistrant.registration_id).where(
+                    ZoomRegistrant.session_id == session_id, ZoomRegistrant.registrant_id.is_not(None)
+                )
+            ).all()
+        )
+        by_email: dict[str, int] = dict(
+            db.session.execute(
+                select(Registration.email_normalized, Registration.id).where(
+                    Registration.program_id == session.program_id
+                )
+            ).all()
+        )
+        seconds: dict[int, int] = defaultdict(int)
+        strangers: set[str] = set()
+        for person in participants:
+            registration_id = by_registrant.get(person.registrant_id) if person.registrant_id else None
+            if registration_id is None and person.email:
+                registration_id = by_email.get(person.email)
+            if registration_id is None:
+                strangers.add(person.registrant_id or person.email)
+            else:
+                seconds[registration_id] += person.seconds or person.minutes * 60
+        # Capped so that a thousand rejoins in a hostile file cannot overflow the column.
+        totals = {rid: min(total // 60, MAX_ROW_MINUTES) for rid, total in seconds.items()}
+        existing = {
+            row.registration_id: row
+            for row in db.session.scalars(
+                select(Attendance).where(
+                    Attendance.session_id == session_id, Attendance.registration_id.in_(list(totals))
+                )
+            )
+        }
+        for registration_id, minutes in totals.items():
+            row = existing.get(registration_id)
+            if row is None:
+                db.session.add(
+                    Attendance(registration_id=registration_id, session_id=session_id, minutes=minutes, source=source)
+                )
+            elif (row.minutes, row.source) != (minutes, source):
+                row.minutes, row.source = minutes, source
+    return RecordResult(matched=len(totals), unmatched=len(strangers))
+
+
+def upload_participant_report(session_id: int, raw: bytes) -> RecordResult:
+    """An organiser's upload of Zoom's participant report CSV for one session: read it
+    whole first (a broken file raises ParticipantReportError and writes nothing), then
+    record it."""
+    return record_participants(session_id, parse_participant_report(raw), "csv")
+
+
+# --- Zoom's participants report, through the worker ----------------------------------
+
+FETCH_TASK = "worker.tasks.zoom.fetch_attendance"
+
+
+def zoom_participants(rows: Iterable[dict[str, Any]]) -> list[Participant]:
+    """Rows of Zoom's participants report API as Participants: its ``registrant_id``,
+    ``user_email`` and ``duration`` (seconds; one row per stay). Rows of unexpected
+    shape are skipped, never trusted."""
+    participants: list[Participant] = []
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        duration = row.get("duration")
+        if not isinstance(duration, int | float) or isinstance(duration, bool) or not 0 <= duration < 10**8:
+            continue
+        email = row.get("user_email")
+        registrant = row.get("registrant_id")
+        participants.append(
+            Participant(
+                minutes=0,
+                seconds=int(duration),
+                email=normalize_email(email)[:254] if isinstance(email, str) else "",
+                registrant_id=registrant[:128] if isinstance(registrant, str) else "",
+            )
+        )
+    return participants
+
+
+def fetch_from_zoom(session_id: int) -> RecordResult:
+    """Worker: ask Zoom for a past session's participants report (every page) and record
+    it (`record_participants`, source zoom_report): running it twice gives the same rows.
+    Zoom is called outside any transaction. Raises ZoomRetryable while Zoom asks to wait
+    or fails (the task retries), ZoomRejected when Zoom is not configured or refuses."""
+    session = db.session.get(ProgramSession, session_id)
+    if session is None or not session.zoom_meeting_id:
+        return RecordResult(matched=0, unmatched=0)
+    zoom_type, object_id = session.zoom_type, session.zoom_meeting_id
+    db.session.rollback()  # hold no transaction open while Zoom answers
+    with zoom_client() as client:
+        rows = client.participants_report(zoom_type, object_id)  # type: ignore[arg-type]
+    return record_participants(session_id, zoom_participants(rows), "zoom_report")
+
+
+def sessions_of_zoom_object(zoom_type: str, object_id: str) -> list[int]:
+    """The sessions (not cancelled) naming this Zoom webinar or meeting."""
+    return list(
+        db.session.scalars(
+            select(ProgramSession.id).where(
+                ProgramSession.zoom_type == zoom_type,
+                ProgramSession.zoom_meeting_id == object_id,
+                ProgramSession.cancelled_at.is_(None),
+            )
+        )
+    )
+
+
+def request_fetch(program: Program) -> int:
+    """The console's "Fetch attendance from Zoom": hand each of the program's Zoom
+    sessions that has started to the worker, after this commits. Returns how many."""
+    with unit_of_work():
+        now = utcnow()
+        sessions = [s.id for s in program.sessions if s.zoom_meeting_id and s.starts_at <= now]
+        for session_id in sessions:
+            promise_task(FETCH_TASK, [session_id])
+    return len(sessions)
