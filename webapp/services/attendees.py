@@ -127,20 +127,23 @@ def list_attendees(program: Program, query: AttendeeQuery) -> AttendeePage:
     total = sum(counts.values()) if query.status not in REGISTRATION_STATUSES else counts.get(query.status, 0)
     pages = max((total + per_page - 1) // per_page, 1)
     page = min(max(query.page, 1), pages)
+    items = list(db.session.scalars(matching(program, query).limit(per_page).offset((page - 1) * per_page)))
+    # Attendance of this page's rows only, in a second query: as columns of the paged
+    # query, PostgreSQL works them out for every row it sorts or skips (a last page of
+    # 50,000 took 390 ms instead of 100).
     rows = db.session.execute(
-        matching(program, query)
-        .add_columns(attended_condition(program).label("attended"), minutes_attended().label("minutes"))
-        .limit(per_page)
-        .offset((page - 1) * per_page)
+        select(
+            Registration.id, attended_condition(program).label("attended"), minutes_attended().label("minutes")
+        ).where(Registration.id.in_([item.id for item in items]))
     ).all()
     return AttendeePage(
-        items=[row[0] for row in rows],
+        items=items,
         total=total,
         page=page,
         per_page=per_page,
         counts=counts,
-        attended={row[0].id for row in rows if row.attended},
-        minutes={row[0].id: row.minutes for row in rows if row.minutes},
+        attended={row.id for row in rows if row.attended},
+        minutes={row.id: row.minutes for row in rows if row.minutes},
     )
 
 
