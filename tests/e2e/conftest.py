@@ -214,3 +214,13 @@ def _png_size(path: Path) -> tuple[int, int]:
     assert header[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG file"
     width, height = struct.unpack(">II", header[16:24])
     return width, height
+
+
+# Two form questions, one required choice and one multiple choice, for the pages the
+# browser tests look at.
+QUESTIONS = [
+    {"key": "track", "label": "Which track will you follow?", "type": "single_choice", "required": True,
+     "options": ["Cell manufacturing", "Grid storage", "Policy"]},
+    {"key": "topics", "label": "Topics you want covered", "type": "multiple_choice",
+     "options": ["Recycling", "Safety"]},
+]  # fmt: skip

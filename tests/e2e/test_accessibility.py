@@ -18,7 +18,7 @@ from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
 from tests.conftest import registration_input, starting_at
-from tests.e2e.conftest import LiveServer, PageProblems, _new_page, axe_problems
+from tests.e2e.conftest import QUESTIONS, LiveServer, PageProblems, _new_page, axe_problems
 from webapp.extensions import db
 from webapp.models import Registration
 from webapp.services.audit import Actor
@@ -30,13 +30,6 @@ if TYPE_CHECKING:
 pytestmark = pytest.mark.browser
 
 SHOTS = Path("/tmp/shots-a11y")
-
-QUESTIONS = [
-    {"key": "track", "label": "Which track will you follow?", "type": "single_choice", "required": True,
-     "options": ["Cell manufacturing", "Grid storage", "Policy"]},
-    {"key": "topics", "label": "Topics you want covered", "type": "multiple_choice",
-     "options": ["Recycling", "Safety"]},
-]  # fmt: skip
 
 
 @dataclass

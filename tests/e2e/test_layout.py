@@ -16,7 +16,7 @@ from flask_babel import force_locale, gettext
 from sqlalchemy import select
 
 from tests.conftest import SMTPServer, registration_input
-from tests.e2e.conftest import LiveServer, PageProblems, _new_page, sign_in_in_browser
+from tests.e2e.conftest import QUESTIONS, LiveServer, PageProblems, _new_page, sign_in_in_browser
 from tests.functional.helpers import ORGANISER_PASSWORD
 from webapp.extensions import db
 from webapp.models import Email
@@ -34,12 +34,6 @@ SHOTS = Path("/tmp/rollcall-shots")
 PHONE = {"width": 375, "height": 740}
 DESKTOP = {"width": 1280, "height": 900}
 LONG_NAME = "Wolfeschlegelsteinhausenbergerdorff" * 5 + "Muhammad" * 3  # 199 characters, no break
-QUESTIONS = [
-    {"key": "track", "label": "Which track will you follow?", "type": "single_choice", "required": True,
-     "options": ["Cell manufacturing", "Grid storage", "Policy"]},
-    {"key": "topics", "label": "Topics you want covered", "type": "multiple_choice",
-     "options": ["Recycling", "Safety"]},
-]  # fmt: skip
 
 
 def _fits(page: Page) -> tuple[int, int]:
