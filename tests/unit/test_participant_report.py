@@ -4,15 +4,12 @@ it, and hostile files, each refused with a reason (the console puts it in words)
 from __future__ import annotations
 
 import codecs
-from datetime import timedelta
 
 import pytest
 
 from webapp.services.attendance import (
     MAX_REPORT_BYTES,
     Participant,
-    attended,
-    minimum_minutes,
     parse_participant_report,
 )
 from webapp.services.errors import ParticipantReportError
@@ -86,12 +83,3 @@ def test_too_many_rows_within_the_size_limit() -> None:
 def test_a_bad_duration_names_its_line() -> None:
     error = _refused(HEADER.encode() + ROWS.encode() + b"B,b@example.org,x,y,ten,No,No\n")
     assert (error.reason, error.line) == ("bad_minutes", 6)
-
-
-@pytest.mark.parametrize("length_minutes", [1, 7, 45, 60, 61, 90, 119, 120, 241])
-@pytest.mark.parametrize("percent", [1, 33, 50, 75, 99, 100])
-def test_minimum_minutes_is_the_rule_s_own_edge(length_minutes: int, percent: int) -> None:
-    length = timedelta(minutes=length_minutes, seconds=length_minutes % 7 * 5)
-    edge = minimum_minutes(length, percent)
-    assert attended(edge, length, percent)
-    assert edge == 1 or not attended(edge - 1, length, percent)

@@ -14,12 +14,12 @@ import csv
 import io
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Integer, ScalarSelect, and_, exists, false, func, or_, select
+from sqlalchemy import ColumnElement, Integer, ScalarSelect, and_, case, cast, func, literal, or_, select
 
 from webapp.extensions import db
 from webapp.models import (
@@ -50,61 +50,86 @@ MAX_ROW_MINUTES = 60 * 24 * 366
 HEADER_SEARCH_ROWS = 20
 
 
+def credited_seconds(minutes: int, session_length: timedelta) -> int:
+    """What `minutes` in a session count toward its program: at most the session's
+    scheduled length, so joining early or staying in a room left open makes no session
+    count for more than it lasts."""
+    return min(max(minutes, 0) * 60, max(int(session_length.total_seconds()), 0))
+
+
+def attended_program(
+    minutes_by_session: Mapping[int, int],
+    session_lengths: Mapping[int, timedelta],
+    threshold_percent: int = DEFAULT_ATTENDANCE_THRESHOLD_PERCENT,
+) -> bool:
+    """Whether a registrant attended a program whose sessions (cancelled ones left out)
+    last `session_lengths`, having spent `minutes_by_session` in them: their credited
+    time (`credited_seconds`, summed) reaches `threshold_percent` of the sessions' total
+    length. Pure: no database, no clock.
+
+    The threshold is of the whole program, as a training centre's "75% attendance" is:
+    missing one session of five still leaves 80%, while one visit to a five-session
+    course is not attending it. With one session it is that session's rule (`attended`).
+    Compared in whole seconds with integers, so the edge is exact."""
+    total = sum(max(int(length.total_seconds()), 0) for length in session_lengths.values())
+    credited = sum(credited_seconds(minutes_by_session.get(key, 0), length) for key, length in session_lengths.items())
+    return credited > 0 and credited * 100 >= threshold_percent * total
+
+
 def attended(
     minutes: int, session_length: timedelta, threshold_percent: int = DEFAULT_ATTENDANCE_THRESHOLD_PERCENT
 ) -> bool:
-    """Whether `minutes` in a session lasting `session_length` reach `threshold_percent`
-    of it. Pure: no database, no clock.
-
-    Compared in whole seconds with integers (minutes * 60 * 100 against percent *
-    seconds), so 45 of 60 minutes at 75% is exactly enough, with no float rounding at
-    the edge. A session of no length (never stored: sessions end after they start) is
-    attended by anyone with a minute in it."""
-    if minutes <= 0:
-        return False
-    seconds = max(int(session_length.total_seconds()), 0)
-    return minutes * 60 * 100 >= threshold_percent * seconds
+    """Whether `minutes` in one session lasting `session_length` reach
+    `threshold_percent` of it: `attended_program` of that session alone."""
+    return attended_program({0: minutes}, {0: session_length}, threshold_percent)
 
 
-def minimum_minutes(session_length: timedelta, threshold_percent: int = DEFAULT_ATTENDANCE_THRESHOLD_PERCENT) -> int:
-    """The fewest whole minutes `attended` accepts for this session: what a query
-    compares stored minutes with (`tests/unit/test_attendance_rule.py` proves it equal
-    to `attended` on every minute of many lengths)."""
-    seconds = max(int(session_length.total_seconds()), 0)
-    return max(1, math.ceil(threshold_percent * seconds / 6000))
-
-
-def attended_condition(program: Program) -> ColumnElement[bool]:
-    """SQL for "this registration attended the program", the one meaning every reader
-    (attendee list, its filter and sort, exports, message segments) uses: an organiser
-    marked them attended (a manual mark, `Registration.attended_at`), or their minutes in
-    at least one of its sessions reach the threshold (`attended`, through
-    `minimum_minutes` per session)."""
-    # Read here rather than through `program.sessions`: exports stream after the request's
-    # own objects are detached.
-    sessions = db.session.execute(
+def _held_sessions(program: Program) -> dict[int, int]:
+    """The program's sessions that count (not cancelled): id -> length in seconds. Read
+    here rather than through `program.sessions`: exports stream after the request's own
+    objects are detached."""
+    rows = db.session.execute(
         select(ProgramSession.id, ProgramSession.starts_at, ProgramSession.ends_at).where(
             ProgramSession.program_id == program.id, ProgramSession.cancelled_at.is_(None)
         )
     ).all()
-    reached = [
-        and_(
-            Attendance.session_id == session_id,
-            Attendance.minutes >= minimum_minutes(ends_at - starts_at, program.attendance_threshold_percent),
-        )
-        for session_id, starts_at, ends_at in sessions
-    ]
-    from_minutes = exists().where(Attendance.registration_id == Registration.id, or_(*reached)) if reached else false()
+    return {session_id: max(int((ends_at - starts_at).total_seconds()), 0) for session_id, starts_at, ends_at in rows}
+
+
+def _credited_seconds_sql(sessions: dict[int, int]) -> ScalarSelect[int]:
+    """SQL mirror of summing `credited_seconds` over a registration's `sessions`."""
+    seconds = Attendance.minutes * 60
+    cap = case(sessions, value=Attendance.session_id, else_=0)
+    return (
+        select(func.coalesce(func.sum(case((seconds > cap, cap), else_=seconds)), 0))
+        .where(Attendance.registration_id == Registration.id, Attendance.session_id.in_(list(sessions)))
+        .scalar_subquery()
+    )
+
+
+def attended_condition(program: Program) -> ColumnElement[bool]:
+    """SQL for "this registration attended the program", the one meaning every reader
+    (attendee list, its filter and sort, exports, message segments, certificates) uses:
+    an organiser marked them attended (a manual mark, `Registration.attended_at`), or
+    `attended_program` holds for their recorded minutes
+    (`tests/unit/test_attendance_rule.py` proves the two equal)."""
+    sessions = _held_sessions(program)
+    total = sum(sessions.values())
+    if not sessions or total <= 0:
+        return Registration.attended_at.is_not(None)
+    credited = _credited_seconds_sql(sessions)
+    from_minutes = and_(credited > 0, credited * 100 >= program.attendance_threshold_percent * total)
     return or_(Registration.attended_at.is_not(None), from_minutes)
 
 
-def minutes_attended() -> ScalarSelect[int]:
-    """SQL: a registration's minutes across all its sessions (0 with none recorded)."""
-    return (
-        select(func.coalesce(func.sum(Attendance.minutes), 0).cast(Integer))
-        .where(Attendance.registration_id == Registration.id)
-        .scalar_subquery()
-    )
+def minutes_attended(program: Program) -> ColumnElement[int]:
+    """SQL: a registration's minutes in the program that count (`credited_seconds` over
+    its sessions not cancelled, in whole minutes; 0 with none recorded). What the
+    attendee list, exports and certificates show."""
+    sessions = _held_sessions(program)
+    if not sessions:
+        return literal(0, Integer)
+    return cast(_credited_seconds_sql(sessions) // 60, Integer)
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ def list_attendees(program: Program, query: AttendeeQuery) -> AttendeePage:
     # 50,000 took 390 ms instead of 100).
     rows = db.session.execute(
         select(
-            Registration.id, attended_condition(program).label("attended"), minutes_attended().label("minutes")
+            Registration.id, attended_condition(program).label("attended"), minutes_attended(program).label("minutes")
         ).where(Registration.id.in_([item.id for item in items]))
     ).all()
     return AttendeePage(

@@ -86,7 +86,7 @@ def records(program: Program, query: AttendeeQuery) -> Iterator[list[Any]]:
 
     statement = (
         matching(program, query)
-        .add_columns(attended_condition(program).label("attended"), minutes_attended().label("minutes"))
+        .add_columns(attended_condition(program).label("attended"), minutes_attended(program).label("minutes"))
         .execution_options(yield_per=CHUNK)
     )
     for row in db.session.execute(statement):

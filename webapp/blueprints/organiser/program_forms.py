@@ -141,9 +141,12 @@ class ProgramForm(FlaskForm):
     waitlist = BooleanField(_l("Waiting list when full"))
     approval_required = BooleanField(_l("Organisers approve each registration"))
     attendance_threshold_percent = IntegerField(
-        _l("Attendance threshold (percent of each session)"),
+        _l("Attendance threshold (percent of the sessions' time)"),
         default=DEFAULT_ATTENDANCE_THRESHOLD_PERCENT,
-        description=_l("A registrant attended a session when they were in it for at least this share of its length."),
+        description=_l(
+            "A registrant attended when their time in the sessions reaches this share of the sessions' total "
+            "length. Each session counts for at most its own length."
+        ),
         # Empty means the default: the field is new, and older forms never sent it.
         validators=[Optional(), NumberRange(min=1, max=100, message=_l("Please enter a percentage from 1 to 100."))],
     )
