@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from typing import Any, ClassVar
 
@@ -136,10 +137,12 @@ OTHER_TIMEZONE = "other"
 
 @lru_cache(maxsize=256)
 def _timezone_choices(
-    locale: str, program_timezone: str, chosen: str | None, every_zone: bool
+    locale: str, program_timezone: str, chosen: str | None, every_zone: bool, today: date
 ) -> tuple[SelectChoice, ...]:
     """Every zone (the program's named in full), or the short list: the program's zone,
-    the chosen one (the reader's, or what was submitted), the common ones, then "Other"."""
+    the chosen one (the reader's, or what was submitted), the common ones, then "Other".
+    Cached per UTC day (`today`): a zone CLDR has no name for is labelled by today's
+    offset, which changes with the season."""
     if every_zone:
         return tuple(SelectChoice(z, zone_label(z, locale) if z == program_timezone else z) for z in all_timezones())
     zones = dict.fromkeys(z for z in (program_timezone, chosen, *COMMON_TIMEZONES) if z in known_timezones())
@@ -271,7 +274,8 @@ class RegistrationForm(FlaskForm):
         # Only a real zone joins the short list (and the cache key); anything else was
         # typed by hand and is refused by validate_timezone.
         listed = chosen if not every_zone and chosen in known_timezones() else None
-        self.timezone.choices = _timezone_choices(locale, program_timezone, listed, every_zone)
+        today = datetime.now(UTC).date()
+        self.timezone.choices = _timezone_choices(locale, program_timezone, listed, every_zone, today)
 
     def question_fields(self) -> list[Field]:
         """The program's own questions, in order."""
