@@ -9,12 +9,13 @@ import csv
 import io
 import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from tests.conftest import registration_input
+from tests.conftest import program_data, registration_input
 from tests.functional.helpers import csrf_token, sign_in
 from webapp.extensions import db
 from webapp.models import Attendance, Program, Registration
@@ -158,3 +159,33 @@ def test_the_list_filter_exports_and_segments_read_the_one_rule(app: Flask, make
         db.session.commit()
     attended = client.get(f"/organiser/programs/{program_id}/attendees?attended=yes").get_data(as_text=True)
     assert "Li Wei" in attended
+
+
+def test_the_detail_page_shows_each_sessions_minutes_and_why_the_rule_decided(
+    app: Flask, make_program: Callable[..., int]
+) -> None:
+    """Two sessions of two hours at 75%: 180 minutes are needed. Ayesha's 90 in the
+    first are not enough; Li Wei's 200 in the first count as its 120 only."""
+    data = program_data()
+    first = data["sessions"][0]
+    second = {**first, "title": "Part two"}
+    for key in ("starts_at", "ends_at"):
+        second[key] = (datetime.fromisoformat(first[key]) + timedelta(days=1)).isoformat()
+    program_id, session_id = _program_with_two(app, lambda: make_program(sessions=[first, second]))
+    client = sign_in(app, admin=True)
+    report = REPORT.replace(",30,No", ",200,No")
+    _upload(client, program_id, session_id, report.encode())
+    with app.app_context():
+        ids = dict(db.session.execute(select(Registration.email, Registration.id)).all())
+
+    def verdict(email: str, lang: str = "en") -> str:
+        page = client.get(f"/organiser/programs/{program_id}/attendees/{ids[email]}?lang={lang}").get_data(as_text=True)
+        section = page[page.index('class="attendance-verdict"') :]
+        return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", section[: section.index("</table>")])).strip()
+
+    ayesha = verdict("ayesha@example.com")
+    assert ayesha.startswith('class="attendance-verdict">Not attended (yet). 90 of 240 minutes count; 180 are needed')
+    assert "Webinar" in ayesha and "Part two" in ayesha and "Zoom" not in ayesha and "uploaded report" in ayesha
+    li = verdict("li@example.cn")
+    assert "120 of 240 minutes count" in li and " 200 120 uploaded report" in li
+    assert "۱۲۰" in verdict("li@example.cn", "fa")  # Persian digits on a Persian console

@@ -133,6 +133,62 @@ def minutes_attended(program: Program) -> ColumnElement[int]:
 
 
 @dataclass(frozen=True)
+class SessionAttendance:
+    """One session as an organiser reads a registrant's attendance: minutes recorded
+    (None: nothing recorded), where they came from, and the minutes that count."""
+
+    session: ProgramSession
+    minutes: int | None
+    source: str | None
+    credited_minutes: int
+
+
+@dataclass(frozen=True)
+class AttendanceSummary:
+    """A registrant's attendance of a program and how the rule reached it."""
+
+    sessions: list[SessionAttendance]
+    credited_minutes: int
+    total_minutes: int  # of the sessions that count (not cancelled)
+    needed_minutes: int  # the fewest credited minutes that attend, by the threshold
+    threshold_percent: int
+    attended: bool  # by minutes (`attended_program`); a manual mark is the registration's
+
+
+def attendance_summary(registration: Registration) -> AttendanceSummary:
+    """Per session, what was recorded for `registration` and what counts, with the
+    program's verdict by `attended_program` (the detail page shows why someone did or
+    did not attend). Reads only."""
+    program = registration.program
+    recorded = {
+        row.session_id: row
+        for row in db.session.scalars(select(Attendance).where(Attendance.registration_id == registration.id))
+    }
+    lengths = {s.id: s.ends_at - s.starts_at for s in program.sessions if s.cancelled_at is None}
+    minutes = {key: row.minutes for key, row in recorded.items()}
+    rows = [
+        SessionAttendance(
+            session=s,
+            minutes=recorded[s.id].minutes if s.id in recorded else None,
+            source=recorded[s.id].source if s.id in recorded else None,
+            credited_minutes=credited_seconds(minutes.get(s.id, 0), lengths[s.id]) // 60 if s.id in lengths else 0,
+        )
+        for s in sorted(program.sessions, key=lambda s: s.starts_at)
+    ]
+    total_seconds = sum(max(int(length.total_seconds()), 0) for length in lengths.values())
+    percent = program.attendance_threshold_percent
+    credited = sum(credited_seconds(minutes.get(key, 0), length) for key, length in lengths.items())
+    return AttendanceSummary(
+        sessions=rows,
+        credited_minutes=credited // 60,
+        total_minutes=total_seconds // 60,
+        needed_minutes=math.ceil(percent * total_seconds / 6000) if total_seconds else 0,
+        threshold_percent=percent,
+        attended=attended_program(minutes, lengths, percent),
+    )
+
+
+@dataclass(frozen=True)
 class Participant:
     """One row of a participants report: who (Zoom's registrant id, else the address as
     registrations normalise it) and how many minutes that row was in the session."""

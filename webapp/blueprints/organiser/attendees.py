@@ -28,7 +28,12 @@ from webapp.blueprints.organiser.forms import (
 from webapp.extensions import db
 from webapp.models import AuditEntry, Email, Program, Registration
 from webapp.services import access, exports
-from webapp.services.attendance import MAX_REPORT_BYTES, request_fetch, upload_participant_report
+from webapp.services.attendance import (
+    MAX_REPORT_BYTES,
+    attendance_summary,
+    request_fetch,
+    upload_participant_report,
+)
 from webapp.services.attendees import AttendeeQuery, conditions, list_attendees
 from webapp.services.errors import ParticipantReportError, ProgramFull, RegistrationExists
 from webapp.services.locales import country_choices, language_name
@@ -74,6 +79,13 @@ EMAIL_STATUS_LABELS = {
     "sent": _l("sent"),
     "failed": _l("failed"),
     "expired": _l("not sent (no longer relevant)"),
+}
+# Where a session's minutes came from (`models.ATTENDANCE_SOURCES`).
+ATTENDANCE_SOURCE_LABELS = {
+    "zoom_report": _l("Zoom's report"),
+    "webhook": _l("Zoom"),
+    "csv": _l("uploaded report"),
+    "manual": _l("entered by hand"),
 }
 
 
@@ -289,6 +301,8 @@ def detail(program_id: int, registration_id: int) -> str:
         email_status_labels=EMAIL_STATUS_LABELS,
         language=language_name(registration.language, str(get_locale())),
         emails=emails,
+        attendance=attendance_summary(registration),
+        attendance_sources=ATTENDANCE_SOURCE_LABELS,
         action_form=_action_form(_registration_actions(registration.program, registration)),
         action_labels=ACTION_LABELS,
     )
