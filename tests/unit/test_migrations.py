@@ -9,12 +9,16 @@ from alembic.migration import MigrationContext
 from flask import Flask
 from sqlalchemy import inspect
 
-from webapp.extensions import db
+from webapp.extensions import db, schema_filter
 
 
 def _diff(app: Flask) -> list[object]:
     with app.app_context(), db.engine.connect() as connection:
-        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        # As autogenerate compares (migrations/env.py): PostgreSQL-only indexes only there.
+        context = MigrationContext.configure(
+            connection,
+            opts={"compare_type": True, "include_object": schema_filter(connection.dialect.name)},
+        )
         return list(compare_metadata(context, db.metadata))
 
 
