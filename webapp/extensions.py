@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -26,6 +29,24 @@ NAMING_CONVENTION = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def only_on(dialect: str) -> dict[str, str]:
+    """The `info` of a schema item (an index) that exists only in `dialect`'s databases,
+    such as a PostgreSQL trigram index: its migration creates it there alone."""
+    return {"only_on": dialect}
+
+
+def schema_filter(dialect: str) -> Callable[[Any, str | None, str, bool, Any], bool]:
+    """Alembic's `include_object` hook for a database of `dialect`: it leaves out the
+    items `only_on` another dialect, so that autogenerate (migrations/env.py) and the
+    models-against-migrations test do not ask SQLite for a PostgreSQL index."""
+
+    def include_object(item: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        wanted = getattr(item, "info", {}).get("only_on")
+        return wanted is None or wanted == dialect
+
+    return include_object
 
 
 # Objects stay readable after a commit without a reload: a request (or task) commits once

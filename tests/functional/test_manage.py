@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 
 import pytest
@@ -105,6 +106,77 @@ def test_search_filter_sort_and_tabs(app: Flask, program_id: int) -> None:
     )
     # LIKE wildcards typed in the search are matched literally, not as "anything".
     assert "Nobody matches this filter." in client.get(url, query_string={"q": "%_\\"}).get_data(as_text=True)
+
+
+# (name, email, organisation) of the people `test_search_semantics` looks for.
+SEARCHED_PEOPLE = [
+    ("Amir Khan", "Amir.Khan@Example.ORG", "Lahore Battery Works"),
+    ("Zhang Wei", "zhang.wei@example.cn", "CATL"),
+    ("张伟明", "zwm@example.cn", "宁德时代新能源"),
+    ("محمد رضایی", "m.rezaei@example.ir", "دانشگاه تهران"),
+    ("Пётр ИВАНОВ", "petr@example.ru", "ООО Энергия"),
+    ("Çağla Öztürk", "cagla@example.com.tr", "ASELSAN"),
+    ("Ana 100% Pure_Energy", "under_score@example.org", "Back\\slash Labs"),
+]
+
+
+# What a search finds among `SEARCHED_PEOPLE`, by name.
+SEARCHES: list[tuple[str, set[str]]] = [
+    # Any part of the name, the address or the organisation, in any case.
+    ("khan", {"Amir Khan"}),
+    ("  KHAN ", {"Amir Khan"}),
+    ("amir khan", {"Amir Khan"}),
+    ("EXAMPLE.ORG", {"Amir Khan", "Ana 100% Pure_Energy"}),
+    ("@example.cn", {"Zhang Wei", "张伟明"}),
+    ("battery", {"Amir Khan"}),
+    # Case folding beyond ASCII: Cyrillic, Turkish letters; typed decomposed (NFD).
+    ("иванов", {"Пётр ИВАНОВ"}),
+    ("ПЁТР", {"Пётр ИВАНОВ"}),
+    ("энергия", {"Пётр ИВАНОВ"}),
+    ("ÇAĞLA", {"Çağla Öztürk"}),
+    ("o\u0308ztu\u0308rk", {"Çağla Öztürk"}),
+    # Scripts without case: Persian, Chinese.
+    ("رضایی", {"محمد رضایی"}),
+    ("تهران", {"محمد رضایی"}),
+    ("宁德时代", {"张伟明"}),
+    # One or two characters have no trigram for PostgreSQL's index to look up: the same answers.
+    ("张伟", {"张伟明"}),
+    ("伟", {"张伟明"}),
+    ("ha", {"Amir Khan", "Zhang Wei"}),
+    ("zz", set()),
+    # LIKE's wildcards and escape character are only themselves.
+    ("%", {"Ana 100% Pure_Energy"}),
+    ("0% P", {"Ana 100% Pure_Energy"}),
+    ("_", {"Ana 100% Pure_Energy"}),
+    ("under_", {"Ana 100% Pure_Energy"}),
+    ("\\", {"Ana 100% Pure_Energy"}),
+    ("k\\s", {"Ana 100% Pure_Energy"}),
+    ("%_\\", set()),
+    ("nobody", set()),
+]
+
+
+def test_search_semantics(app: Flask, make_program: Callable[..., int]) -> None:
+    program_id = make_program()
+    names: dict[int, str] = {}
+    with app.app_context():
+        for name, email, organisation in SEARCHED_PEOPLE:
+            registration = register_participant(
+                program_id,
+                registration_input(full_name=name, email=email, organisation=organisation),
+                actor=Actor.participant(),
+            )
+            names[registration.registration_id] = name
+    client = sign_in(app, "boss@example.org", admin=True)
+    for q, found in SEARCHES:
+        page = client.get(f"/organiser/programs/{program_id}/attendees", query_string={"q": q}).get_data(as_text=True)
+        shown = {names[int(i)] for i in re.findall(r'name="ids" value="(\d+)"', page)}
+        assert shown == found, q
+        if found:
+            assert f"All ({len(found)})" in page, q
+            assert all(name in page for name in found), q
+        else:
+            assert "Nobody matches this filter." in page, q
 
 
 def test_pagination(app: Flask, make_program: Callable[..., int]) -> None:

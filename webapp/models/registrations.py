@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from webapp.extensions import db
+from webapp.extensions import db, only_on
 from webapp.models.types import JSONType, UTCDateTime, utcnow
 
 if TYPE_CHECKING:
@@ -27,6 +27,18 @@ class Registration(db.Model):
         Index("ix_registrations_program_id_created_at", "program_id", "created_at"),
         Index("ix_registrations_program_id_full_name", "program_id", "full_name"),
         Index("ix_registrations_program_id_country", "program_id", "country"),
+        # Its search matches any part of these (`attendees.conditions`): trigram indexes,
+        # on PostgreSQL only (migration 0011; `extensions.only_on`).
+        *(
+            Index(
+                f"ix_registrations_{column}_trgm",
+                column,
+                postgresql_using="gin",
+                postgresql_ops={column: "gin_trgm_ops"},
+                info=only_on("postgresql"),
+            )
+            for column in ("full_name", "email_normalized", "organisation")
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -75,6 +75,11 @@ def conditions(program: Program, query: AttendeeQuery) -> list[ColumnElement[boo
     where: list[ColumnElement[bool]] = [Registration.program_id == program.id]
     text = query.q.strip()
     if text:
+        # On PostgreSQL each of the three columns has a trigram index (migration 0011),
+        # which serves exactly these operators on the bare columns: ILIKE, and LIKE on
+        # the already lower-cased address. A search of one or two characters has no
+        # trigram to look up, so PostgreSQL reads the program's rows instead: the same
+        # results, at the cost every search had before the indexes.
         pattern = _like(text)
         where.append(
             or_(
@@ -106,9 +111,12 @@ def matching(program: Program, query: AttendeeQuery) -> Select[tuple[Registratio
         column = case((attended_condition(program), 1), else_=0)
     elif column is None:
         column = Registration.created_at
+    # No NULLS LAST: every sort column is NOT NULL, and PostgreSQL walks a (program_id,
+    # column) index backwards only in its own order, DESC NULLS FIRST. With it, the
+    # newest-first page sorted all of a program's rows to show fifty.
     order = column.desc() if query.descending else column.asc()
     tiebreak = Registration.id.desc() if query.descending else Registration.id.asc()
-    return select(Registration).where(*conditions(program, query)).order_by(order.nulls_last(), tiebreak)
+    return select(Registration).where(*conditions(program, query)).order_by(order, tiebreak)
 
 
 def list_attendees(program: Program, query: AttendeeQuery) -> AttendeePage:
