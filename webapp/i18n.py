@@ -27,7 +27,11 @@ _LONGEST_ZONE = 64  # IANA names are at most about 30 characters
 
 
 def select_locale() -> str:
-    """Flask-Babel's locale selector (see the module's docstring for the order)."""
+    """Flask-Babel's locale selector (see the module's docstring for the order).
+    Without a request (a command, a task) there is no reader: English, unless the
+    caller forces a language (an email is in its registrant's)."""
+    if not has_request_context():
+        return "en"
     chosen = request.args.get("lang", "")
     if chosen in LANGUAGES:
         return chosen

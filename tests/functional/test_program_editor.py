@@ -279,7 +279,7 @@ def test_the_editor_sets_the_attendance_threshold_and_refuses_one_out_of_range(a
     client = _sign_in(app)
     starts = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(days=10)
     page = client.get("/organiser/programs/new").get_data(as_text=True)
-    assert "Attendance threshold (percent of each session)" in page and 'value="75"' in page
+    assert "Attendance threshold (percent of the sessions&#39; time)" in page and 'value="75"' in page
     token = csrf_token(page)
     refused = client.post("/organiser/programs/new", data=_form(token, starts, attendance_threshold_percent="150"))
     assert 'id="attendance_threshold_percent-error">Please enter a percentage from 1 to 100.' in refused.get_data(

@@ -87,7 +87,7 @@ def test_a_file_without_them_is_english_with_no_translations() -> None:
         ({"translations": {"tr": {"summary": "Ö" * 501}}}, "translations.tr.summary: must be at most 500 characters"),
         (
             {"translations": {"zh": {"description": "长" * 20001}}},
-            "translations.zh.description: must be at most 20000 characters",
+            "translations.zh.description: must be at most 20,000 characters (it has 20,001)",
         ),
         ({"translations": {"ru": {"sessions": "День 1"}}}, "translations.ru.sessions: must be a list such as"),
         (

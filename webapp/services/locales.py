@@ -95,7 +95,9 @@ def native_digits(text: str, loc: Locale) -> str:
     return text.translate(_digit_table(loc.default_numbering_system))
 
 
-def format_count(number: int, locale: str = "en") -> str:
-    """A whole number as a reader of `locale` writes it: "1,234", "1 234", "۱٬۲۳۴"."""
+def format_count(number: int, locale: str = "en", grouping: bool = True) -> str:
+    """A whole number as a reader of `locale` writes it: "1,234", "1 234", "۱٬۲۳۴";
+    without `grouping` for a year ("2000", "۲۰۰۰")."""
     loc = _locale(locale)
-    return native_digits(format_decimal(number, locale=loc, numbering_system="default"), loc)
+    written = format_decimal(number, locale=loc, group_separator=grouping, numbering_system="default")
+    return native_digits(written, loc)

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -51,6 +52,12 @@ def _saved_times(current: dict[str, Any] | None, zone_name: str) -> dict[tuple[s
             shown = datetime.fromisoformat(value).astimezone(zone).replace(tzinfo=None, second=0, microsecond=0)
             saved[(kind, shown)] = value
     return saved
+
+
+def _sentence(message: str) -> str:
+    """A problem's message (in the reader's language already) as a sentence beside its
+    field: capitalised, with the reader's full stop ("。" in Chinese)."""
+    return gettext("%(message)s.", message=message[:1].upper() + message[1:])
 
 
 def _plausible_year(form: Any, field: Any) -> None:
@@ -353,7 +360,7 @@ class ProgramForm(FlaskForm):
                         field = form.sessions.entries[order[index]].title
                 elif form is not None:
                     # About the language as a whole: shown at the top of its section.
-                    self.translation_problems.setdefault(code, []).append(message[:1].upper() + message[1:] + ".")
+                    self.translation_problems.setdefault(code, []).append(_sentence(message))
                     continue
             elif "[" in key and "]." in key:
                 group, index_text = key.split("[", 1)
@@ -366,7 +373,7 @@ class ProgramForm(FlaskForm):
             elif key in self._fields and key not in kept:
                 field = self[key]
             if field is not None:
-                field.errors = [*field.errors, message[:1].upper() + message[1:] + "."]
+                field.errors = [*field.errors, _sentence(message)]
             else:
                 general.append(problem)
         return general

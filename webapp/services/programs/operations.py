@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -20,7 +21,14 @@ from webapp.services import audit, notifications
 from webapp.services.audit import Actor
 from webapp.services.errors import ProgramImportError, ProgramNotFound
 from webapp.services.programs.queries import get_program
-from webapp.services.programs.spec import ProgramSpec, SessionSpec, moved_file, program_file, validate_program_data
+from webapp.services.programs.spec import (
+    ProgramSpec,
+    SessionSpec,
+    moved_file,
+    not_one_of,
+    program_file,
+    validate_program_data,
+)
 from webapp.services.registrations import promote_from_waitlist
 from webapp.services.transactions import unit_of_work
 
@@ -91,7 +99,8 @@ def update_program(program_id: int, data: Any, *, actor: Actor) -> Program:
 
 
 def _slug_taken(slug: str) -> str:
-    return f"slug: {slug!r} is used by another program; choose another web address"
+    # Says only that the address is taken: never which program has it, nor whose it is.
+    return "slug: " + _("%(value)s is used by another program; choose another web address", value=repr(slug))
 
 
 def _create(spec: ProgramSpec, *, actor: Actor, organisers: list[Organiser]) -> Program:
@@ -188,7 +197,7 @@ def set_program_status(program_id: int, status: str, *, actor: Actor) -> Program
     publishing fills any free seats from the waiting list. One `unit_of_work`. Raises
     ProgramNotFound, or ProgramImportError for a status that does not exist."""
     if status not in PROGRAM_STATUSES:
-        raise ProgramImportError([f"status: must be one of {', '.join(PROGRAM_STATUSES)}"])
+        raise ProgramImportError([not_one_of("status", PROGRAM_STATUSES)])
     with unit_of_work():
         program = db.session.scalar(select(Program).where(Program.id == program_id).with_for_update())
         if program is None:
@@ -212,7 +221,7 @@ def duplicate_program(program_id: int, *, slug: str, first_start: datetime, acto
     and settings are copied; registrations are not. Raises ProgramImportError."""
     program = get_program(program_id)
     if program.first_start is None:
-        raise ProgramImportError(["sessions: the program has no session to start from"])
+        raise ProgramImportError(["sessions: " + _("the program has no session to start from")])
     data = moved_file(program_file(program), first_start - program.first_start) | {"slug": slug, "status": "draft"}
     return create_program(data, actor=actor, organisers=list(program.organisers))
 
