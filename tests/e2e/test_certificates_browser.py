@@ -57,7 +57,7 @@ def test_organiser_sends_certificates_and_a_participant_verifies_one(
 
         preview = panel.get_by_role("link", name="Preview")
         if importlib.util.find_spec("webapp.services.certificates.pdf") is not None:
-            response = organiser.request.get(preview.get_attribute("href") or "")
+            response = organiser.request.get(base + (preview.get_attribute("href") or ""))
             assert response.status == 200 and response.headers["content-type"] == "application/pdf"
         with app.app_context():
             assert db.session.scalar(select(Certificate.id)) is None  # the preview issued nothing
