@@ -3,6 +3,12 @@
 FROM python:3.11-slim
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 ROLLCALL_ENV=production
 WORKDIR /app
+# Certificates of attendance are laid out by WeasyPrint with Pango, HarfBuzz and fontconfig,
+# in the Noto fonts (Latin, Cyrillic, Arabic script, Chinese).
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 \
+       fontconfig fonts-noto-core fonts-noto-cjk \
+    && rm -rf /var/lib/apt/lists/*
 COPY requirements.txt .
 RUN pip install --no-cache-dir -r requirements.txt
 COPY config.py gunicorn.conf.py ./

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure what the tests talk to is there: Debian's chromium, nginx and openssl (the
-# TLS proxy of the production-shape tests), PostgreSQL and Redis on 127.0.0.1. Installs or starts what is missing when it can; with CI=true, a service
+# TLS proxy of the production-shape tests), Pango and the Noto fonts (certificates) with
+# poppler-utils (the certificate tests read the PDFs), PostgreSQL and Redis on 127.0.0.1. Installs or starts what is missing when it can; with CI=true, a service
 # that stays missing fails the run (conftest.py checks again and refuses to skip).
 set -uo pipefail
 
@@ -25,6 +26,17 @@ fi
 if ! ls /usr/share/fonts/opentype/noto/NotoSansCJK* >/dev/null 2>&1; then
   echo "Installing Debian's fonts-noto-cjk for the browser tests..."
   apt_install fonts-noto-cjk || echo "warning: could not install fonts-noto-cjk"
+fi
+
+# Certificates of attendance (webapp/services/certificates): WeasyPrint lays them out with
+# Pango, HarfBuzz and fontconfig, in Noto Serif, Noto Naskh Arabic (fonts-noto-core) and
+# Noto Serif CJK (fonts-noto-cjk, above); the tests read them with pdftotext and pdfinfo.
+certificate_packages="libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fontconfig fonts-noto-core poppler-utils"
+if ! ls /usr/share/fonts/truetype/noto/NotoNaskhArabic-Regular.ttf >/dev/null 2>&1 || ! have pdftotext \
+  || ! have fc-list || ! ldconfig -p 2>/dev/null | grep -q "libpangoft2-1.0.so.0"; then
+  echo "Installing Debian's Pango, Noto fonts and poppler-utils for the certificates..."
+  # shellcheck disable=SC2086
+  apt_install $certificate_packages || echo "warning: could not install $certificate_packages"
 fi
 
 # nginx is only run by the tests themselves (a private config on a free port); the

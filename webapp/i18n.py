@@ -59,16 +59,17 @@ def reader_timezone() -> str | None:
     return g.reader_timezone
 
 
-def language_links() -> list[dict[str, Any]]:
-    """The language menu: each language in its own name, linking to this page in it."""
+def language_links(path: str | None = None) -> list[dict[str, Any]]:
+    """The language menu: each language in its own name, linking to this page in it, or
+    to `path` (without this page's query) for a page that must not repeat its address."""
     current = str(get_locale())
-    others = [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
+    others = [] if path else [(k, v) for k, v in request.args.items(multi=True) if k != "lang"]
     return [
         {
             "code": code,
             "name": own_name(code),
             "dir": text_direction(code),
-            "url": request.path + "?" + urlencode([*others, ("lang", code)]),
+            "url": (path or request.path) + "?" + urlencode([*others, ("lang", code)]),
             "current": code == current,
         }
         for code in LANGUAGES

@@ -135,9 +135,17 @@ def render_markdown(text: object) -> Markup:
 
 
 def register_template_helpers(app: Flask) -> None:
+    from webapp.services.certificates.codes import format_code
     from webapp.services.locales import country_name, format_count, text_direction
     from webapp.services.programs.localized import Localized, program_text, session_title
-    from webapp.services.times import format_in_zone, format_remaining, format_span, zone_label
+    from webapp.services.times import (
+        format_days,
+        format_duration,
+        format_in_zone,
+        format_remaining,
+        format_span,
+        zone_label,
+    )
 
     app.jinja_env.filters["markdown"] = render_markdown
     app.jinja_env.filters["in_zone"] = lambda dt, zone, fmt="medium": format_in_zone(dt, zone, str(get_locale()), fmt)
@@ -145,6 +153,9 @@ def register_template_helpers(app: Flask) -> None:
         start, end, zone, str(get_locale()), fmt
     )
     app.jinja_env.filters["remaining"] = lambda delta: format_remaining(delta, str(get_locale()))
+    app.jinja_env.filters["certificate_code"] = format_code
+    app.jinja_env.filters["duration"] = lambda minutes: format_duration(minutes, str(get_locale()))
+    app.jinja_env.globals["days"] = lambda first, last: format_days(first, last, str(get_locale()))
     app.jinja_env.filters["zone_label"] = lambda zone: zone_label(zone, str(get_locale()))
     app.jinja_env.filters["count"] = lambda number: format_count(number, str(get_locale()))
     app.jinja_env.filters["country_name"] = lambda code: country_name(code, str(get_locale()))
@@ -218,7 +229,9 @@ def register_security_headers(app: Flask) -> None:
         # (never Zoom or any other), and reaching this site is what lets Flask-WTF's
         # HTTPS check accept the cancel form ("no-referrer" made it refuse every POST).
         response.headers.setdefault("Referrer-Policy", "same-origin")
-        if g.get("private_page") or request.blueprint in NO_STORE_BLUEPRINTS:
+        if (g.get("private_page") or request.blueprint in NO_STORE_BLUEPRINTS) and "no-store" not in (
+            response.headers.get("Cache-Control") or ""
+        ):
             response.headers["Cache-Control"] = "no-store"
         if app.config["ROLLCALL_ENV"] == "production":
             response.headers.setdefault("Strict-Transport-Security", "max-age=31536000")

@@ -51,3 +51,43 @@ def sign_in(
     )
     assert response.status_code == 303, "sign-in failed"
     return client
+
+
+def attended_program(app: Flask, program_id: int, people: list[tuple[str, str, str, int | None]]) -> dict[str, str]:
+    """Register `people` (name, email, language, minutes in the session or None for
+    none recorded) in the program, then move its one session to have ended an hour ago
+    (two hours long) and record their minutes. Returns each email's self-service token."""
+    from datetime import timedelta
+
+    from sqlalchemy import select, update
+
+    from tests.conftest import registration_input
+    from webapp.extensions import db
+    from webapp.models import Attendance, ProgramSession, Registration, utcnow
+    from webapp.services.audit import Actor
+    from webapp.services.registrations import register_participant
+
+    tokens: dict[str, str] = {}
+    with app.app_context():
+        for name, email, language, _minutes in people:
+            register_participant(
+                program_id,
+                registration_input(email=email, full_name=name, language=language),
+                actor=Actor.participant(),
+            )
+        now = utcnow()
+        session_id = db.session.scalar(select(ProgramSession.id).where(ProgramSession.program_id == program_id))
+        db.session.execute(
+            update(ProgramSession)
+            .where(ProgramSession.id == session_id)
+            .values(starts_at=now - timedelta(hours=3), ends_at=now - timedelta(hours=1))
+        )
+        for _name, email, _language, minutes in people:
+            registration = db.session.scalar(select(Registration).where(Registration.email == email))
+            tokens[email] = registration.token
+            if minutes is not None:
+                db.session.add(
+                    Attendance(registration_id=registration.id, session_id=session_id, minutes=minutes, source="csv")
+                )
+        db.session.commit()
+    return tokens

@@ -37,6 +37,7 @@ def test_every_organiser_form_refuses_a_post_without_its_token(app: Flask, make_
         f"{base}/attendees/actions",
         f"{base}/attendees/new",
         f"{base}/messages/new",
+        f"{base}/certificates/send",
         "/dev/mailbox/clear",
     ]
     for url in posts:

@@ -45,10 +45,17 @@ def _carries_nul() -> bool:
     return False
 
 
+# Views that read every input as untrusted text and never pass one with a NUL to the
+# database: a typed certificate code is answered "no certificate has this code" (404)
+# whatever it holds, so that no input gets a different page from an unknown code.
+NUL_SAFE_ENDPOINTS = frozenset({"public.verify", "public.verify_code"})
+
+
 def refuse_nul() -> Any:
     """A NUL anywhere in the path, query string or form is refused with the plain 400
-    page before any view (or sign-in, or lookup by token) passes it to the database."""
-    if _carries_nul():
+    page before any view (or sign-in, or lookup by token) passes it to the database
+    (except in `NUL_SAFE_ENDPOINTS`)."""
+    if request.endpoint not in NUL_SAFE_ENDPOINTS and _carries_nul():
         abort(400)
     return None
 

@@ -2,6 +2,7 @@
 
 from webapp.models.attendance import ATTENDANCE_SOURCES, Attendance
 from webapp.models.audit import AuditEntry
+from webapp.models.certificates import CERTIFICATE_CODE_LENGTH, Certificate
 from webapp.models.emails import EMAIL_KINDS, EMAIL_STATUSES, Email
 from webapp.models.messages import Message
 from webapp.models.organisers import ORGANISER_ROLES, Organiser
@@ -12,6 +13,7 @@ from webapp.models.zoom import ZOOM_REGISTRANT_STATUSES, ZoomRegistrant, ZoomTok
 
 __all__ = [
     "ATTENDANCE_SOURCES",
+    "CERTIFICATE_CODE_LENGTH",
     "DEFAULT_REMINDER_MINUTES",
     "EMAIL_KINDS",
     "EMAIL_STATUSES",
@@ -21,6 +23,7 @@ __all__ = [
     "ZOOM_REGISTRANT_STATUSES",
     "Attendance",
     "AuditEntry",
+    "Certificate",
     "Email",
     "Message",
     "Organiser",

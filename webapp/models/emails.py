@@ -25,6 +25,7 @@ EMAIL_KINDS = (
     "session_cancelled",
     "program_cancelled",
     "message",
+    "certificate",
 )
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from webapp.extensions import db
@@ -53,6 +53,9 @@ class Program(db.Model):
     attendance_threshold_percent: Mapped[int] = mapped_column(
         default=DEFAULT_ATTENDANCE_THRESHOLD_PERCENT, server_default=str(DEFAULT_ATTENDANCE_THRESHOLD_PERCENT)
     )
+    # Certificates of attendance for those who attended, sent by an organiser after the
+    # last session (`services/certificates`).
+    certificates: Mapped[bool] = mapped_column(default=False, server_default=false())
     status: Mapped[str] = mapped_column(String(16), default="draft")
     # Minutes before each session's start at which reminders fall due.
     reminder_minutes: Mapped[list[int]] = mapped_column(JSONType, default=lambda: list(DEFAULT_REMINDER_MINUTES))

@@ -1,6 +1,6 @@
-"""Composing an outbox email: its subject, text and HTML parts and calendar file, in
-the registrant's language, with times in their zone and the program's. Pages use the
-same session views. Delivering it is `mailer`'s job."""
+"""Composing an outbox email: its subject, text and HTML parts and calendar file (or
+certificate PDF), in the registrant's language, with times in their zone and the
+program's. Pages use the same session views. Delivering it is `mailer`'s job."""
 
 from __future__ import annotations
 
@@ -20,9 +20,12 @@ from flask_babel import force_locale, gettext
 from flask_mail import Message, sanitize_address
 
 from webapp.extensions import db
-from webapp.models import Email, Program, ProgramSession, Registration
+from webapp.models import Certificate, Email, Program, ProgramSession, Registration
 from webapp.models import Message as OrganiserMessage
 from webapp.services import messages
+from webapp.services.certificates.codes import format_code
+from webapp.services.certificates.documents import certificate_pdf, pdf_filename, verify_url
+from webapp.services.certificates.operations import certificate_of
 from webapp.services.ics import build_calendar
 from webapp.services.links import external_url, manage_url
 from webapp.services.locales import text_direction
@@ -168,6 +171,8 @@ def _subject(email: Email, program: Program, session: ProgramSession | None, zon
         return gettext("Cancelled: %(title)s", title=title)
     if email.kind == "message":
         return messages.fill(_organiser_message(email).subject, email.registration, program)
+    if email.kind == "certificate":
+        return gettext("Your certificate of attendance: %(title)s", title=title)
     assert session is not None
     when = format_in_zone(session.starts_at, zone, locale, "medium")
     title = session_title(session, locale).text
@@ -231,6 +236,13 @@ def _organiser_message(email: Email) -> OrganiserMessage:
     return message
 
 
+def _certificate(email: Email) -> Certificate:
+    certificate = certificate_of(email.registration_id) if email.registration_id else None
+    if certificate is None:
+        raise ValueError("the certificate this email carries no longer exists")
+    return certificate
+
+
 def _previous_when(email: Email, zone: str, locale: str) -> str:
     previous = (email.payload or {}).get("previous_starts_at")
     if not previous:
@@ -254,6 +266,7 @@ def build_message(email: Email, calendars: CalendarCache | None = None) -> Outbo
     locale = registration.language or "en"
     zone = registration.timezone or program.timezone
     links = personal_links(registration.id, program.sessions) if with_links else {}
+    certificate = _certificate(email) if email.kind == "certificate" else None
     with force_locale(locale):
         session_view = None
         if session is not None:
@@ -280,6 +293,9 @@ def build_message(email: Email, calendars: CalendarCache | None = None) -> Outbo
             "message_body": (
                 messages.fill(_organiser_message(email).body, registration, program) if email.kind == "message" else ""
             ),
+            "certificate": certificate,
+            "certificate_code": format_code(certificate.code) if certificate else "",
+            "verify_url": verify_url(certificate.code) if certificate else "",
         }
         subject = single_line(_subject(email, program, session, zone, locale), 250)
         text = render_template(f"email/{email.kind}.txt", **context)
@@ -298,6 +314,12 @@ def build_message(email: Email, calendars: CalendarCache | None = None) -> Outbo
         },
     )
     message.msgId = email.message_id
+    if certificate is not None:
+        # Rendered now, from the snapshot: an email never leaves without its PDF (a
+        # renderer that is unavailable raises CertificateNotRendered, and the row waits).
+        message.attach(
+            filename=pdf_filename(certificate), content_type="application/pdf", data=certificate_pdf(certificate)
+        )
     ics = _calendar(email, program, session, confirmed, {} if calendars is None else calendars, links)
     if ics is not None:
         method = "CANCEL" if b"METHOD:CANCEL" in ics else "PUBLISH"

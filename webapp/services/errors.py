@@ -57,3 +57,19 @@ class ParticipantReportError(DomainError):
         super().__init__(f"{reason} (line {line})" if line else reason)
         self.reason = reason
         self.line = line
+
+
+class CertificatesUnavailable(DomainError):
+    """Certificates cannot be sent for this program (now).
+
+    `reason` is one of: not_enabled (the program's option is off), cancelled (the
+    program is), not_yet (its last session has not ended: `ends_at` says when it does)."""
+
+    def __init__(self, reason: str, ends_at: datetime | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.ends_at = ends_at
+
+
+class CertificateNotRendered(DomainError):
+    """The certificate's PDF could not be made (the renderer said it is unavailable)."""

@@ -20,6 +20,7 @@ from webapp.extensions import db
 from webapp.models import Email, Program, ProgramSession, Registration, utcnow
 from webapp.services import outbox
 from webapp.services.composer import CalendarCache, build_message
+from webapp.services.errors import CertificateNotRendered
 from webapp.services.pacing import Pacer
 from webapp.services.zoom.registrants import PersonalLinks
 
@@ -166,6 +167,14 @@ def deliver_emails(email_ids: list[int]) -> dict[int, str]:
                 continue
             try:
                 message = build_message(email, calendars)
+            except CertificateNotRendered as exc:
+                # Never sent without its PDF: the row waits and is tried again with the
+                # others' backoff, then fails with this reason for the organiser to see.
+                db.session.rollback()
+                reason = f"the certificate PDF could not be made: {exc}"
+                log.warning("email %s: %s", email_id, reason)
+                outcomes[email_id] = _retry_later(email_id, reason)
+                continue
             except Exception as exc:  # a bug or bad data: keep the reason, do not retry forever
                 log.exception("could not build email %s", email_id)
                 outbox.mark_final(email_id, "failed", f"could not build the message: {type(exc).__name__}: {exc}")

@@ -3,19 +3,22 @@ their own zone and the program's."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from babel import Locale, UnknownLocaleError
 from babel.core import get_global
 from babel.dates import (
+    format_date,
     format_datetime,
+    format_interval,
     format_timedelta,
     get_timezone_gmt,
     get_timezone_name,
     match_skeleton,
 )
+from babel.lists import format_list
 from babel.numbers import get_minus_sign_symbol, get_plus_sign_symbol
 
 from webapp.services.locales import native_digits
@@ -203,3 +206,35 @@ def format_remaining(delta: timedelta, locale: str = "en") -> str:
     """A rounded duration such as "3 days" or "5 hours", in the locale's words and digits."""
     loc = _locale(locale)
     return native_digits(format_timedelta(delta, threshold=1.0, locale=loc), loc)
+
+
+# Large enough that a number of hours is never written as days, nor minutes as hours.
+_NO_LARGER_UNIT = 10**9
+
+
+def format_duration(minutes: int, locale: str = "en") -> str:
+    """Minutes as hours and minutes in the locale's words and digits: "7 hours, 30
+    minutes", "7小时30分钟", "۷ ساعت و ۳۰ دقیقه"; whole hours alone, "0 minutes" for none."""
+    loc = _locale(locale)
+    hours, rest = divmod(max(int(minutes), 0), 60)
+    parts = []
+    if hours:
+        parts.append(
+            format_timedelta(timedelta(hours=hours), threshold=_NO_LARGER_UNIT, granularity="hour", locale=loc)
+        )
+    if rest or not hours:
+        parts.append(
+            format_timedelta(timedelta(minutes=rest), threshold=_NO_LARGER_UNIT, granularity="minute", locale=loc)
+        )
+    return native_digits(format_list(parts, style="unit", locale=loc), loc)
+
+
+def format_days(first: date, last: date, locale: str = "en") -> str:
+    """A day ("September 28, 2030") or a span of days ("Sep 28 – Oct 2, 2030") in the
+    locale's words and digits."""
+    loc = _locale(locale)
+    if first == last:
+        text = format_date(first, "long", locale=loc)
+    else:
+        text = format_interval(first, last, "yMMMd", locale=loc)
+    return native_digits(text, loc)

@@ -1,7 +1,8 @@
 """The organiser console, behind sign-in: programs (`programs`), their attendees
-(`attendees`) and messages to them (`messages`). Every view loads its program through
-`common.program_for`; a program the organiser may not see answers 404, like one that
-does not exist, from the one handler below."""
+(`attendees`), messages to them (`messages`) and certificates of attendance
+(`certificates`). Every view loads its program through `common.program_for`; a program
+the organiser may not see answers 404, like one that does not exist, from the one
+handler below."""
 
 from flask import Blueprint, render_template
 from werkzeug.wrappers import Response
@@ -16,4 +17,4 @@ def program_not_found(error: ProgramNotFound) -> tuple[str, int] | Response:
     return render_template("errors/404.html", error=error), 404
 
 
-from webapp.blueprints.organiser import attendees, messages, programs  # noqa: E402,F401
+from webapp.blueprints.organiser import attendees, certificates, messages, programs  # noqa: E402,F401

@@ -72,6 +72,7 @@ EMAIL_LABELS = {
     "session_cancelled": _l("Session cancelled"),
     "program_cancelled": _l("Program cancelled"),
     "message": _l("Message from the organisers"),
+    "certificate": _l("Certificate of attendance"),
 }
 EMAIL_STATUS_LABELS = {
     "pending": _l("waiting"),

@@ -157,6 +157,13 @@ class ProgramForm(FlaskForm):
         # Empty means the default: the field is new, and older forms never sent it.
         validators=[Optional(), NumberRange(min=1, max=100, message=_l("Please enter a percentage from 1 to 100."))],
     )
+    certificates = BooleanField(
+        _l("Certificates of attendance"),
+        description=_l(
+            "After the last session you preview a certificate, then send one by email to each confirmed "
+            "registrant who attended."
+        ),
+    )
     reminders = StringField(_l("Reminders before each session"), description=_l('For example "24h, 1h" or "2d, 30m".'))
     sessions = FieldList(FormField(SessionForm), min_entries=1)
     questions = FieldList(FormField(QuestionForm), min_entries=0)
@@ -207,6 +214,7 @@ class ProgramForm(FlaskForm):
         self.attendance_threshold_percent.data = data.get(
             "attendance_threshold_percent", DEFAULT_ATTENDANCE_THRESHOLD_PERCENT
         )
+        self.certificates.data = data.get("certificates", False)
         self.registration_opens_at.data = local(data.get("registration_opens_at"))
         self.registration_deadline.data = local(data.get("registration_deadline"))
         self.reminders.data = ", ".join(data.get("reminders") or [])
@@ -302,6 +310,7 @@ class ProgramForm(FlaskForm):
                 if self.attendance_threshold_percent.data is None
                 else self.attendance_threshold_percent.data
             ),
+            "certificates": bool(self.certificates.data),
             "status": status,
             "reminders": reminders,
             "language": self.language.data or "en",

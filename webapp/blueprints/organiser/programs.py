@@ -17,6 +17,7 @@ from webapp.blueprints.organiser.common import actor, program_for
 from webapp.blueprints.organiser.program_forms import DuplicateForm, ProgramForm
 from webapp.models import Program
 from webapp.services import programs
+from webapp.services.certificates.operations import certificate_panel
 from webapp.services.dashboard import program_overview, program_stats
 from webapp.services.errors import ProgramImportError
 from webapp.services.programs import availability
@@ -39,6 +40,7 @@ def overview(program_id: int) -> str:
         program=program,
         stats=stats,
         peak=peak,
+        certificates=certificate_panel(program) if program.certificates else None,
     )
 
 

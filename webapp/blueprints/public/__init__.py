@@ -1,4 +1,4 @@
-"""Public pages: the list of programs and each program's page."""
+"""Public pages: the list of programs, each program's page, and certificate verification."""
 
 from flask import Blueprint
 

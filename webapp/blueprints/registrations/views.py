@@ -24,8 +24,16 @@ from webapp.extensions import csrf, limiter
 from webapp.i18n import reader_timezone
 from webapp.models import Registration
 from webapp.services.audit import Actor
+from webapp.services.certificates.documents import certificate_pdf, pdf_filename
+from webapp.services.certificates.operations import certificate_of
 from webapp.services.composer import session_views
-from webapp.services.errors import ProgramFull, ProgramNotFound, RegistrationClosed, RegistrationNotOpen
+from webapp.services.errors import (
+    CertificateNotRendered,
+    ProgramFull,
+    ProgramNotFound,
+    RegistrationClosed,
+    RegistrationNotOpen,
+)
 from webapp.services.ics import build_calendar
 from webapp.services.programs import availability, get_form_program, get_public_program
 from webapp.services.registrations import (
@@ -185,6 +193,7 @@ def manage(token: str) -> str:
         can_cancel=registration.status in ACTIVE_STATUSES,
         sessions=list(zip(program.sessions, views, strict=True)),
         cancel_form=CancelForm(),
+        certificate=certificate_of(registration.id),
     )
 
 
@@ -222,4 +231,27 @@ def calendar(token: str, session_id: int) -> Response:
         body,
         mimetype="text/calendar",
         headers={"Content-Disposition": f'attachment; filename="session-{session_id}.ics"'},
+    )
+
+
+@bp.get("/r/<token>/certificate.pdf")
+def certificate(token: str) -> BaseResponse:
+    """The registrant's certificate of attendance, once issued, as a PDF in their
+    language, to download. Never kept by a cache (the URL is a secret)."""
+    registration = _registration_or_404(token)
+    issued = certificate_of(registration.id)
+    if issued is None:
+        abort(404)
+    try:
+        body = certificate_pdf(issued)
+    except CertificateNotRendered:
+        flash(_("Your certificate could not be made just now. Please try again in a few minutes."), "error")
+        return redirect(url_for(".manage", token=token), code=303)
+    return Response(
+        body,
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'attachment; filename="{pdf_filename(issued)}"',
+            "Cache-Control": "private, no-store",
+        },
     )

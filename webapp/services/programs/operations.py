@@ -135,6 +135,7 @@ def _save(program: Program, spec: ProgramSpec, *, actor: Actor, created: bool) -
         "waitlist_enabled",
         "approval_required",
         "attendance_threshold_percent",
+        "certificates",
         "status",
         "reminder_minutes",
         "questions",

@@ -38,6 +38,7 @@ _KNOWN_FIELDS = {
     "waitlist",
     "approval_required",
     "attendance_threshold_percent",
+    "certificates",
     "status",
     "reminders",
     "sessions",
@@ -87,6 +88,8 @@ class ProgramSpec:
     translations: dict[str, dict[str, str]] = field(default_factory=dict)
     # Percent of a session's length that counts as attending it (1-100).
     attendance_threshold_percent: int = DEFAULT_ATTENDANCE_THRESHOLD_PERCENT
+    # Certificates of attendance, sent by an organiser after the last session.
+    certificates: bool = False
 
 
 def parse_reminder_offset(value: Any) -> int:
@@ -406,6 +409,7 @@ def validate_program_data(data: Any) -> ProgramSpec:
 
     waitlist = flag("waitlist", False)
     approval = flag("approval_required", False)
+    certificates = flag("certificates", False)
 
     threshold = data.get("attendance_threshold_percent", DEFAULT_ATTENDANCE_THRESHOLD_PERCENT)
     if not isinstance(threshold, int) or isinstance(threshold, bool) or not 1 <= threshold <= 100:
@@ -536,6 +540,7 @@ def validate_program_data(data: Any) -> ProgramSpec:
         waitlist_enabled=waitlist,
         approval_required=approval,
         attendance_threshold_percent=threshold,
+        certificates=certificates,
         status=status,
         reminder_minutes=reminder_minutes,
         sessions=sessions,
@@ -574,6 +579,7 @@ def program_file(program: Program) -> dict[str, Any]:
         "waitlist": program.waitlist_enabled,
         "approval_required": program.approval_required,
         "attendance_threshold_percent": program.attendance_threshold_percent,
+        "certificates": program.certificates,
         "status": program.status,
         "reminders": [_offset_text(m) for m in program.reminder_minutes or []],
         "questions": [dict(q) for q in program.questions or []],
