@@ -318,6 +318,19 @@ def test_a_200_character_name_fits_on_the_page(render: Callable[..., bytes], nam
     assert "7KQ2-M9XD-4TWP-HC3R" in text
 
 
+def test_text_past_any_form_limit_still_makes_one_page(render: Callable[..., bytes], tmp_path: Path) -> None:
+    # Wider than a page holds at full size: the type shrinks (and the renderer cuts text
+    # past 300 or 500 characters, which no form accepts), the footer stays.
+    pdf = render(name="王" * 1000, program_title="锂" * 1000, organiser="Ö" * 1000, code="C" * 1000)
+    assert pdfinfo(pdf, tmp_path)["Pages"] == "1"
+    text = compact(pdftotext(pdf))
+    assert "王" * 300 in text and "王" * 301 not in text
+    assert "锂" * 500 in text and "https://rollcall.example.org/verify/" in text
+    # Laid out, not clipped: the details stand above the footer, inside the page.
+    bottoms = {word: float(y) for y, word in re.findall(r'yMax="([\d.]+)">([^<]*)</word>', pdftotext(pdf, "-bbox"))}
+    assert bottoms["hours"] < bottoms["Verification"] < 595
+
+
 def test_a_verify_url_that_is_no_web_address_is_printed_but_not_linked(render: Callable[..., bytes]) -> None:
     pdf = render(verify_url="javascript:alert(1)")
     assert "javascript:alert(1)" in readable(pdftotext(pdf))

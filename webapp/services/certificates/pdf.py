@@ -155,6 +155,7 @@ def _view(content: CertificateContent, locale: str) -> dict[str, Any]:
         "title_size": _size(title, ((48, 22), (80, 19), (130, 16), (200, 13.5), (320, 11.5))),
         "organiser": organiser,
         "organiser_dir": _direction(organiser, locale),
+        "organiser_size": _size(organiser, ((40, 12), (80, 10.5), (140, 9))),
         "dates": _dates(content.first_day, content.last_day, loc),
         "dates_label": gettext("Dates"),
         "hours": _hours(content.minutes, loc),
