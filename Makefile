@@ -58,7 +58,7 @@ format: $(STAMP)
 ## Re-extract every translatable string into translations/messages.pot and merge the
 ## changes into each language's catalogue (new strings arrive untranslated).
 messages: $(STAMP)
-	$(BIN)/pybabel extract -F babel.cfg --ignore-dirs=".* .venv node_modules" -k _l -k lazy_gettext -o translations/messages.pot .
+	$(BIN)/pybabel extract -F babel.cfg --ignore-dirs=".* .venv node_modules" -k _l -k lazy_gettext -k plural:1,2 -o translations/messages.pot .
 	$(BIN)/pybabel update --ignore-obsolete -i translations/messages.pot -d translations
 
 clean:

@@ -14,9 +14,9 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, g, has_request_context, request
-from flask_babel import get_locale
+from flask_babel import get_locale, get_translations
 
-from webapp.services.locales import LANGUAGES, own_name, text_direction
+from webapp.services.locales import LANGUAGES, format_count, own_name, text_direction
 from webapp.services.times import known_timezones
 
 LANGUAGE_COOKIE = "rollcall_lang"
@@ -76,7 +76,31 @@ def language_links(path: str | None = None) -> list[dict[str, Any]]:
     ]
 
 
+def _count_in_template(singular: str, plural_: str, num: int) -> str:
+    """The catalogue's text for `num`, with its count already written as the reader
+    writes numbers (۱۲, 1 250): `%(num)d` alone would print ASCII digits on a Persian page."""
+    template = get_translations().ngettext(singular, plural_, num)
+    return template.replace("%(num)d", format_count(num, str(get_locale())))
+
+
+def plural(singular: str, plural_: str, num: int, **variables: Any) -> str:
+    """`ngettext` for code (flash messages): the plural form for `num`, its count in
+    the reader's digits, the other placeholders filled from `variables`. Templates get
+    the same through their own `ngettext` (`register_i18n`)."""
+    return _count_in_template(singular, plural_, num) % {"num": num, **variables}
+
+
 def register_i18n(app: Flask) -> None:
+    # Templates' ngettext writes its count in the reader's digits too. Jinja's
+    # "newstyle" gettext fills the other placeholders afterwards, escaping them.
+    app.jinja_env.install_gettext_callables(
+        gettext=lambda s: get_translations().ugettext(s),
+        ngettext=_count_in_template,
+        newstyle=True,
+        pgettext=lambda c, s: get_translations().upgettext(c, s),
+        npgettext=lambda c, s, p, n: get_translations().unpgettext(c, s, p, n),
+    )
+
     @app.after_request
     def remember_language(response: Any) -> Any:
         # Pages differ by language: no shared cache may serve one reader's to another.

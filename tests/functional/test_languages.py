@@ -9,13 +9,14 @@ import re
 from collections.abc import Callable
 
 import pytest
-from flask import Flask
+from flask import Flask, render_template_string
 from flask.testing import FlaskClient
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from tests.conftest import registration_input
 from webapp.extensions import db
-from webapp.i18n import LANGUAGE_COOKIE
+from webapp.i18n import LANGUAGE_COOKIE, plural
 from webapp.models import Email
 from webapp.services.audit import Actor
 from webapp.services.composer import build_message
@@ -101,3 +102,20 @@ def test_an_email_to_a_persian_reader_is_right_to_left(app: Flask, make_program:
         persian, russian = (build_message(e) for e in db.session.scalars(select(Email).order_by(Email.id)))
     assert '<html lang="fa" dir="rtl">' in persian.html and '<div dir="rtl"' in persian.html
     assert '<html lang="ru" dir="ltr">' in russian.html
+
+
+def test_counts_in_plural_messages_are_written_in_the_readers_digits(app: Flask) -> None:
+    """`%(num)d` alone prints ASCII digits; in templates and flash messages the count is
+    written as the reader writes numbers, in the plural form its number needs."""
+    with app.test_request_context():
+        for locale, one, many in (("fa", "۱", "۱٬۲۵۰"), ("en", "1", "1,250"), ("ru", "1", "1\xa0250")):
+            with force_locale(locale):
+                assert one in plural("%(num)d minute", "%(num)d minutes", 1)
+                text = render_template_string('{{ ngettext("%(num)d minute", "%(num)d minutes", n) }}', n=1250)
+                assert many in text, (locale, text)
+        with force_locale("en"):
+            assert plural("%(num)d person in %(where)s", "%(num)d people in %(where)s", 2, where="<b>") == (
+                "2 people in <b>"
+            )
+            escaped = render_template_string('{{ ngettext("%(num)d in %(w)s", "%(num)d in %(w)s", 2, w=w) }}', w="<b>")
+            assert escaped == "2 in &lt;b&gt;"

@@ -28,11 +28,13 @@ def _read(path: Path, locale: str | None = None) -> Catalog:
 @pytest.fixture(scope="module")
 def source_ids(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
     """The messages in the code and templates today, extracted afresh (so a string added
-    without `make messages` fails here, not in front of a reader)."""
+    without `make messages` fails here, not in front of a reader), with the keywords of
+    the Makefile's `messages` target."""
     pot = tmp_path_factory.mktemp("pot") / "messages.pot"
     subprocess.run(
         [sys.executable, "-m", "babel.messages.frontend", "extract", "-F", "babel.cfg",
-         "--ignore-dirs", ".* .venv node_modules", "-k", "_l", "-k", "lazy_gettext", "-o", str(pot), "."],
+         "--ignore-dirs", ".* .venv node_modules", "-k", "_l", "-k", "lazy_gettext", "-k", "plural:1,2",
+         "-o", str(pot), "."],
         cwd=ROOT, check=True, capture_output=True,
     )  # fmt: skip
     return {m.id if isinstance(m.id, str) else m.id[0] for m in _read(pot) if m.id}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from urllib.parse import parse_qsl, urlencode
 
 from flask import Response, flash, redirect, render_template, request, stream_with_context, url_for
-from flask_babel import get_locale, ngettext
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
@@ -26,6 +26,7 @@ from webapp.blueprints.organiser.forms import (
     AttendeeFilterForm,
 )
 from webapp.extensions import db
+from webapp.i18n import plural
 from webapp.models import AuditEntry, Email, Program, Registration
 from webapp.services import access, exports
 from webapp.services.attendance import (
@@ -144,7 +145,7 @@ def fetch_zoom_attendance(program_id: int) -> BaseResponse:
     count = request_fetch(program)
     if count:
         flash(
-            ngettext(
+            plural(
                 "Fetching attendance from Zoom for %(num)d session. Reload this page in a minute.",
                 "Fetching attendance from Zoom for %(num)d sessions. Reload this page in a minute.",
                 count,
@@ -173,14 +174,14 @@ def upload_attendance(program_id: int) -> str | BaseResponse:
             ]
         else:
             flash(
-                ngettext(
+                plural(
                     "Attendance recorded for %(num)d registrant.",
                     "Attendance recorded for %(num)d registrants.",
                     result.matched,
                 )
                 + (
                     " "
-                    + ngettext(
+                    + plural(
                         "%(num)d person in the report matched no registration.",
                         "%(num)d people in the report matched no registration.",
                         result.unmatched,
@@ -202,7 +203,7 @@ def zoom_retry(program_id: int) -> BaseResponse:
     count = request_retry(program.id)
     if count:
         flash(
-            ngettext(
+            plural(
                 "Asking Zoom again for %(num)d personal link. The registrant is emailed it when Zoom gives it.",
                 "Asking Zoom again for %(num)d personal links. Each registrant is emailed theirs when Zoom gives it.",
                 count,

@@ -5,7 +5,7 @@ confirmation step that states how many."""
 from __future__ import annotations
 
 from flask import Response, flash, redirect, render_template, url_for
-from flask_babel import get_locale, ngettext
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import login_required
 from flask_wtf import FlaskForm
@@ -13,6 +13,7 @@ from werkzeug.wrappers import Response as BaseResponse
 
 from webapp.blueprints.organiser import bp
 from webapp.blueprints.organiser.common import actor, program_for
+from webapp.i18n import plural
 from webapp.models import Program, utcnow
 from webapp.services.certificates.documents import preview_content, render
 from webapp.services.certificates.operations import certificate_panel, check_sendable, issue_certificates
@@ -87,7 +88,7 @@ def send_certificates(program_id: int) -> str | BaseResponse:
             return _back(program)
         if count:
             flash(
-                ngettext(
+                plural(
                     "%(num)d certificate issued. Its email is on its way.",
                     "%(num)d certificates issued. Their emails are on their way.",
                     count,
