@@ -64,11 +64,13 @@ def preview_content(program: Program, locale: str) -> CertificateContent:
     registration = first_eligible(program)
     if registration is not None:
         locale = registration.language or "en"
-        name, minutes = registration.full_name, minutes_of(registration.id)
+        name, minutes = registration.full_name, minutes_of(program, registration.id)
     else:
         with force_locale(locale):
             name = gettext("Sample Name")
-        minutes = sum((s.ends_at - s.starts_at for s in program.sessions), timedelta()) // timedelta(minutes=1)
+        minutes = sum(
+            (s.ends_at - s.starts_at for s in program.sessions if s.cancelled_at is None), timedelta()
+        ) // timedelta(minutes=1)
     first_day, last_day = session_days(program)
     return CertificateContent(
         name=name,

@@ -55,8 +55,9 @@ def check_sendable(program: Program, now: datetime) -> None:
 
 
 def session_days(program: Program) -> tuple[date, date]:
-    """The first and last day a session of the program starts on, in its zone."""
-    days = [s.starts_at.astimezone(program.zone).date() for s in program.sessions]
+    """The first and last day a session of the program starts on, in its zone
+    (cancelled sessions left out, as attendance leaves them out)."""
+    days = [s.starts_at.astimezone(program.zone).date() for s in program.sessions if s.cancelled_at is None]
     if not days:
         today = utcnow().astimezone(program.zone).date()
         return today, today
@@ -142,11 +143,11 @@ def first_eligible(program: Program) -> Registration | None:
     return db.session.scalar(select(Registration).where(*eligible(program)).order_by(Registration.id).limit(1))
 
 
-def minutes_of(registration_id: int) -> int:
-    """A registration's minutes attended, all sessions together."""
+def minutes_of(program: Program, registration_id: int) -> int:
+    """A registration's minutes attended that count (`attendance.minutes_attended`)."""
     return (
         db.session.scalar(
-            select(minutes_attended()).select_from(Registration).where(Registration.id == registration_id)
+            select(minutes_attended(program)).select_from(Registration).where(Registration.id == registration_id)
         )
         or 0
     )
@@ -171,7 +172,7 @@ def issue_certificates(program_id: int, *, actor: Actor) -> int:
         now = utcnow()
         check_sendable(program, now)
         rows = db.session.execute(
-            select(Registration.id, Registration.full_name, Registration.language, minutes_attended())
+            select(Registration.id, Registration.full_name, Registration.language, minutes_attended(program))
             .where(*eligible(program), _without_certificate())
             .order_by(Registration.id)
         ).all()
