@@ -207,7 +207,7 @@ def test_a_chinese_name_uses_the_cjk_font(render: Callable[..., bytes], tmp_path
         ("en", ["Certificate of attendance", "This certifies that", "attended", "Sep 28 – Oct 2, 2026", "7.5 hours"]),
         ("zh", ["出席证书", "兹证明", "参加了", "2026年9月28日至10月2日", "7.5小时", "验证码"]),
         ("ru", ["Сертификат об участии", "Настоящим подтверждается, что", "28 сент. – 2 окт. 2026 г.", "7,5 часа"]),
-        ("tr", ["Katılım sertifikası", "İşbu belge ile", "28 Eyl – 2 Eki 2026", "7,5 saat", "Doğrulama kodu"]),
+        ("tr", ["Katılım Belgesi", "İşbu belge ile", "28 Eyl – 2 Eki 2026", "7,5 saat", "Doğrulama kodu"]),
         ("fa", ["گواهی حضور", "مدت حضور", "سپتامبر", "اکتبر", "۲۰۲۶", "۷٫۵", "ساعت", "کد اعتبارسنجی"]),
     ],
 )
