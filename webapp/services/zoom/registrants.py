@@ -81,6 +81,13 @@ def retry_delay(attempts: int) -> timedelta:
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
 
 
+def wait_after(exc: ZoomRetryable, attempts: int) -> timedelta:
+    """How long to wait before calling Zoom again after `exc` on the `attempts`-th try:
+    Zoom's Retry-After when it gave one (429), else `retry_delay`. The one rule every
+    Zoom retry follows (registrants, sessions' webinars and meetings, reports)."""
+    return timedelta(seconds=exc.retry_after) if exc.retry_after is not None else retry_delay(attempts)
+
+
 # --- leaving: cancel in Zoom --------------------------------------------------------
 
 
@@ -153,8 +160,7 @@ def _cancel_one(client: ZoomClient, row_id: int) -> str | None:
         except ZoomRetryable as exc:
             row.attempts += 1
             row.last_error = str(exc)[:2000]
-            wait = timedelta(seconds=exc.retry_after) if exc.retry_after is not None else retry_delay(row.attempts)
-            row.next_attempt_at = now + wait
+            row.next_attempt_at = now + wait_after(exc, row.attempts)
             return "retry"
         except ZoomRejected as exc:
             # Zoom no longer knows the registrant or the session: nothing left to cancel.
