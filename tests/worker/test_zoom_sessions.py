@@ -83,3 +83,36 @@ def test_beat_fetches_the_attendance_of_an_ended_session_whose_event_never_came(
     reports = len(fake_zoom.calls("GET", "/v2/report/"))
     time.sleep(3)  # fetched: the sweep leaves it alone
     assert len(fake_zoom.calls("GET", "/v2/report/")) == reports
+
+
+def test_the_live_count_through_the_worker(
+    app: Flask,
+    fake_zoom: FakeZoom,
+    make_program: Callable[..., int],
+    zoom_worker: Callable[..., object],  # noqa: F811
+) -> None:
+    from tests.functional.helpers import sign_in
+    from tests.functional.test_zoom_live import _event
+    from tests.functional.test_zoom_webhook import SECRET, _post
+
+    program_id = _zoom_program(make_program)
+    now = datetime.now(UTC).replace(microsecond=0)
+    with app.app_context():
+        session = db.session.get(Program, program_id).sessions[0]
+        session.starts_at, session.ends_at = now - timedelta(minutes=10), now + timedelta(minutes=50)
+        db.session.commit()
+    zoom_worker(ZOOM_WEBHOOK_SECRET_TOKEN=SECRET)
+    app.config["ZOOM_WEBHOOK_SECRET_TOKEN"] = SECRET
+    hook = app.test_client()
+    organiser = sign_in(app, admin=True)
+    _post(hook, _event("webinar.participant_left", now - timedelta(minutes=2), "li"))  # before its joined
+    _post(hook, _event("webinar.participant_joined", now - timedelta(minutes=5), "ayesha"))
+    _post(hook, _event("webinar.participant_joined", now - timedelta(minutes=4), "li"))
+
+    def count() -> int:
+        sessions = organiser.get(f"/organiser/programs/{program_id}/live").get_json()["sessions"]
+        return sessions[0]["count"] if sessions else -1
+
+    wait_until(lambda: count() == 1, what="the worker's live count")
+    time.sleep(1)
+    assert count() == 1

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import Response, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -19,8 +20,10 @@ from webapp.models import Program, utcnow
 from webapp.services import attendance, programs
 from webapp.services.dashboard import program_overview, program_stats
 from webapp.services.errors import ProgramImportError
+from webapp.services.locales import format_count
 from webapp.services.programs import availability
 from webapp.services.zoom import is_configured as zoom_is_configured
+from webapp.services.zoom import presence
 from webapp.services.zoom import sessions as zoom_objects
 
 
@@ -47,12 +50,31 @@ def overview(program_id: int) -> str:
         program=program,
         stats=stats,
         peak=peak,
+        live=presence.live_counts(program, now),
         zoom_rows=[
             (s, zoom_objects.sync_state(s), attendance.fetch_state(s, now))
             for s in program.sessions
             if s.zoom_meeting_id or s.zoom_sync
         ],
     )
+
+
+def live_text(count: int) -> str:
+    """ "3 in the session now", in the reader's language and digits."""
+    # The template's words (organiser/_live.html), with the count in the reader's digits:
+    # flask_babel's ngettext would put the bare number in %(num)s.
+    text = get_translations().ngettext("%(num)s in the session now", "%(num)s in the session now", count)
+    return text % {"num": format_count(count, str(get_locale()))}
+
+
+@bp.get("/programs/<int:program_id>/live")
+@login_required
+def live(program_id: int) -> Response:
+    """How many are in each running Zoom session of the program now (polled by app.js;
+    the pages show the same on load without it)."""
+    program = program_for(program_id)
+    counts = presence.live_counts(program)
+    return jsonify({"sessions": [{"id": c.session_id, "count": c.count, "text": live_text(c.count)} for c in counts]})
 
 
 @bp.post("/programs/<int:program_id>/sessions/<int:session_id>/zoom-retry")
