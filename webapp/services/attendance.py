@@ -337,7 +337,8 @@ def fetch_from_zoom(session_id: int) -> RecordResult:
         _fetch_failed(session_id, exc, exc)
         raise
     except ZoomRejected as exc:
-        if exc.status not in NOT_READY_STATUSES:
+        # A missing scope is a 400 too (codes 4700/4711): the organiser must act.
+        if exc.status not in NOT_READY_STATUSES or "scope" in str(exc).lower():
             _fetch_failed(session_id, exc, None)
             raise
         not_ready = ZoomRetryable(f"Zoom has no report yet ({exc})", status=exc.status)
