@@ -22,7 +22,12 @@ from webapp.extensions import db
 from webapp.models import Program, ZoomWebhookEvent
 from webapp.services.zoom import webhooks
 
-_ts = itertools.count(int(time.time() * 1000))
+_order = itertools.count()
+
+
+def _now_ts() -> int:
+    """Zoom's event_ts: when it sent the event (now, in milliseconds), each later than the last."""
+    return int(time.time() * 1000) + next(_order)
 
 
 def _event(name: str, when: datetime, person: str, **extra: Any) -> dict[str, Any]:
@@ -38,7 +43,7 @@ def _event(name: str, when: datetime, person: str, **extra: Any) -> dict[str, An
     }
     return {
         "event": name,
-        "event_ts": next(_ts),
+        "event_ts": _now_ts(),
         "payload": {
             "account_id": "acc",
             "object": {"id": ZOOM_ID, "uuid": "abc==", "topic": "Webinar", "type": 5, "participant": participant},
@@ -101,7 +106,7 @@ def test_joined_and_left_give_the_count_in_any_order_and_redelivered(app: Flask,
     _handle_all(app)
     assert _count(organiser, program_id)[0]["text"] == "1 in the session now"
     # The webinar ends: the count stops, whoever Zoom never reported leaving.
-    _post(hook, {"event": "webinar.ended", "event_ts": next(_ts), "payload": {"object": {"id": ZOOM_ID}}})
+    _post(hook, {"event": "webinar.ended", "event_ts": _now_ts(), "payload": {"object": {"id": ZOOM_ID}}})
     _handle_all(app)
     assert _count(organiser, program_id) == []
     assert "In Zoom now" not in organiser.get(f"/organiser/programs/{program_id}/").get_data(as_text=True)

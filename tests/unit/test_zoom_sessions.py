@@ -13,14 +13,16 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from tests.conftest import program_data
+from tests.conftest import program_data, registration_input
 from tests.fakes.zoom import FakeZoom
 from webapp.extensions import db
-from webapp.models import Program, ProgramSession, utcnow
+from webapp.models import Email, Program, ProgramSession, ZoomRegistrant, utcnow
 from webapp.services.audit import Actor
 from webapp.services.errors import ProgramImportError
 from webapp.services.programs import import_program, program_file, update_program
+from webapp.services.registrations import register_participant
 from webapp.services.zoom import sessions as zoom_objects
+from webapp.services.zoom.registrants import PersonalLinks
 
 
 def _created_program(app: Flask, fake_zoom: FakeZoom, zoom_type: str = "webinar", **overrides: Any) -> int:
@@ -230,3 +232,29 @@ def test_without_zoom_a_file_asking_to_create_is_refused_naming_the_field(app: F
     ]
     with app.app_context():
         assert db.session.scalar(select(Program.id)) is None
+
+
+def test_a_confirmation_waits_for_the_webinar_being_created_then_carries_a_personal_link(
+    app: Flask, fake_zoom: FakeZoom
+) -> None:
+    program_id = _created_program(app, fake_zoom)
+    with app.app_context():
+        register_participant(program_id, registration_input(), actor=Actor.participant())
+        email = db.session.scalars(select(Email).where(Email.kind == "confirmation")).one()
+        links = PersonalLinks()
+        try:
+            wait = links.before_sending(email)
+        finally:
+            links.close()
+        assert wait is not None and "create" in wait.reason
+        assert wait.until <= email.created_at + timedelta(minutes=float(app.config["ZOOM_FALLBACK_MINUTES"]))
+    _sync(app)
+    with app.app_context():
+        email = db.session.scalars(select(Email).where(Email.kind == "confirmation")).one()
+        links = PersonalLinks()
+        try:
+            assert links.before_sending(email) is None
+        finally:
+            links.close()
+        [place] = db.session.scalars(select(ZoomRegistrant)).all()
+        assert place.status == "added" and place.join_url
