@@ -8,6 +8,7 @@
 //    zone when the short list lacks it or the reader asks for another.
 // 4. Focus the error summary after a failed submit.
 // 5. Keep a message's delivery progress current.
+// 6. Keep the count of people in a running Zoom session current (every 20 s).
 (function () {
   "use strict";
   var zone;
@@ -128,5 +129,25 @@
         .catch(function () { setTimeout(refresh, 5000); });
     };
     setTimeout(refresh, 1000);
+  }
+
+  // 6. People in each running Zoom session now, asked again every 20 seconds.
+  var live = document.querySelector("[data-live-url]");
+  if (live && window.fetch) {
+    var poll = function () {
+      fetch(live.getAttribute("data-live-url"), { credentials: "same-origin" })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (body) {
+          if (body && body.sessions) {
+            body.sessions.forEach(function (item) {
+              var el = live.querySelector('[data-live-session="' + item.id + '"]');
+              if (el) { el.textContent = item.text; }
+            });
+          }
+          setTimeout(poll, 20000);
+        })
+        .catch(function () { setTimeout(poll, 20000); });
+    };
+    setTimeout(poll, 20000);
   }
 })();

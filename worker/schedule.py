@@ -28,4 +28,16 @@ def beat_schedule(config: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
             "schedule": zoom,
             "options": {"expires": zoom},
         },
+        # Sessions' webinars and meetings still to create, change or delete in Zoom.
+        "sync-zoom-sessions": {
+            "task": "worker.tasks.zoom.sync_sessions",
+            "schedule": zoom,
+            "options": {"expires": zoom},
+        },
+        # Attendance of ended Zoom sessions whose report was never read.
+        "sweep-zoom-attendance": {
+            "task": "worker.tasks.zoom.sweep_attendance",
+            "schedule": zoom,
+            "options": {"expires": zoom},
+        },
     }

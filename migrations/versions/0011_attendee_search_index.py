@@ -1,7 +1,7 @@
 """attendee search: trigram indexes on the searched columns of registrations (PostgreSQL)
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-04 10:00:00
 
 The attendee list's search matches any part of the name, the normalised email or the
@@ -20,7 +20,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

@@ -1,6 +1,8 @@
 """A fake Zoom on loopback, following the documented contract of the calls Rollcall
 makes: the Server-to-Server OAuth token, adding a webinar or meeting registrant, the
-registrant status change (cancel), and the participants report.
+registrant status change (cancel), the participants report, and scheduling webinars
+and meetings (create ``POST /users/me/{type}s``, get, ``PATCH``, ``DELETE`` with its
+reminder flags, and the user's list with ``type`` and ``next_page_token``).
 
 Like Zoom it checks HTTP Basic credentials and the grant, refuses unknown or revoked
 tokens with 401, answers a second add of the same email with the existing registrant,
@@ -40,6 +42,22 @@ class FakeRegistrant:
 
 
 @dataclass
+class FakeObject:
+    """A scheduled webinar or meeting, as Zoom keeps it."""
+
+    id: str
+    zoom_type: str
+    body: dict[str, Any]
+    deleted_with: dict[str, str] | None = None
+
+
+# Zoom's type numbers: webinars 5 (webinar), 6 (recurring, no fixed time), 9 (recurring,
+# fixed time); meetings 1 (instant), 2 (scheduled), 3 (recurring, no fixed time), 8.
+OBJECT_TYPES = {"webinar": (5, 6, 9), "meeting": (1, 2, 3, 8)}
+PATCHABLE = {"topic", "start_time", "duration", "timezone", "agenda", "settings", "type", "password"}
+
+
+@dataclass
 class Failure:
     status: int
     retry_after: str | None = None
@@ -62,6 +80,10 @@ class FakeZoomState:
     # Every API call fails with this status while set.
     down_status: int | None = None
     requests: list[tuple[str, str]] = field(default_factory=list)
+    # (type, object id) -> webinar or meeting scheduled through the API
+    objects: dict[tuple[str, str], FakeObject] = field(default_factory=dict)
+    # The next create is done, but its answer never reaches the caller (a lost reply).
+    lose_next_create_answer: bool = False
 
 
 class FakeZoom:
@@ -87,6 +109,12 @@ class FakeZoom:
 
             def do_GET(self) -> None:
                 fake._handle(self, "GET")
+
+            def do_PATCH(self) -> None:
+                fake._handle(self, "PATCH")
+
+            def do_DELETE(self) -> None:
+                fake._handle(self, "DELETE")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
@@ -160,6 +188,28 @@ class FakeZoom:
         with self.lock:
             return list(self.state.cancels)
 
+    def objects(self, zoom_type: str | None = None, *, deleted: bool = False) -> list[FakeObject]:
+        """Webinars and meetings created through the API (deleted ones when `deleted`)."""
+        with self.lock:
+            return [
+                o
+                for o in self.state.objects.values()
+                if (zoom_type is None or o.zoom_type == zoom_type) and (o.deleted_with is not None) == deleted
+            ]
+
+    def calls(self, method: str | None = None, prefix: str = "") -> list[tuple[str, str]]:
+        """API requests received (method, path), optionally of one method and path prefix."""
+        with self.lock:
+            return [
+                (m, path)
+                for m, path in self.state.requests
+                if (method is None or m == method) and path.startswith(prefix) and path.startswith("/v2/")
+            ]
+
+    def lose_next_create_answer(self) -> None:
+        with self.lock:
+            self.state.lose_next_create_answer = True
+
     def token_requests(self) -> int:
         with self.lock:
             return self.state.token_requests
@@ -173,6 +223,13 @@ class FakeZoom:
         with self.lock:
             self.state.requests.append((method, url.path))
             status, body, headers = self._answer(method, url.path, parse_qs(url.query), raw, request.headers)
+            lose = status == 201 and url.path.startswith("/v2/users/") and self.state.lose_next_create_answer
+            if lose:
+                self.state.lose_next_create_answer = False
+        if lose:  # done in Zoom, but the caller hears nothing: it times out or sees a reset
+            request.close_connection = True
+            request.connection.close()
+            return
         data = json.dumps(body).encode() if body is not None else b""
         request.send_response(status)
         for name, value in headers.items():
@@ -210,6 +267,25 @@ class FakeZoom:
             return self._status(parts[0][:-1], parts[1], payload)
         if method == "GET" and len(parts) == 4 and parts[0] == "report" and parts[3] == "participants":
             return self._report(parts[1][:-1], parts[2], query)
+        if len(parts) == 3 and parts[0] == "users" and parts[2] in ("webinars", "meetings"):
+            if parts[1] != "me":
+                return 404, {"code": 1001, "message": "User does not exist: " + parts[1]}, {}
+            if method == "POST":
+                return self._create(parts[2][:-1], payload)
+            if method == "GET":
+                return self._list(parts[2][:-1], query)
+        if len(parts) == 2 and parts[0] in ("webinars", "meetings"):
+            zoom_type = parts[0][:-1]
+            known = self.state.objects.get((zoom_type, parts[1]))
+            if known is None or known.deleted_with is not None:
+                return 404, {"code": 3001, "message": f"{zoom_type.title()} does not exist: {parts[1]}."}, {}
+            if method == "GET":
+                return 200, known.body, {}
+            if method == "PATCH":
+                return self._patch(known, payload)
+            if method == "DELETE":
+                known.deleted_with = {k: v[0] for k, v in query.items()}
+                return 204, None, {}
         return 404, {"code": 404, "message": "Not found"}, {}
 
     def _token(
@@ -300,6 +376,96 @@ class FakeZoom:
             },
             {},
         )
+
+    def _create(self, zoom_type: str, payload: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        invalid = self._invalid(zoom_type, payload, creating=True)
+        if invalid:
+            return 400, {"code": 300, "message": invalid}, {}
+        object_id = str(89_000_000_000 + next(self._ids))
+        settings = dict(payload.get("settings") or {})
+        settings.setdefault("approval_type", 2)
+        body = {
+            "id": int(object_id),
+            "uuid": secrets.token_urlsafe(16) + "==",
+            "host_id": "fake-host",
+            "topic": payload["topic"],
+            "type": payload["type"],
+            "start_time": payload["start_time"],
+            "duration": payload["duration"],
+            "timezone": payload.get("timezone") or "UTC",
+            "agenda": payload.get("agenda") or "",
+            "created_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "start_url": f"https://fake.zoom.test/s/{object_id}?zak=host",
+            "join_url": f"https://fake.zoom.test/{zoom_type[0]}/{object_id}",
+            "settings": settings,
+        }
+        if settings["approval_type"] in (0, 1):  # registration required
+            body["registration_url"] = f"https://fake.zoom.test/{zoom_type[0]}/register/{object_id}"
+        self.state.objects[(zoom_type, object_id)] = FakeObject(object_id, zoom_type, body)
+        return 201, body, {}
+
+    def _patch(self, known: FakeObject, payload: dict[str, Any]) -> tuple[int, Any, dict[str, str]]:
+        unknown = set(payload) - PATCHABLE
+        invalid = f"Unknown field(s): {', '.join(sorted(unknown))}" if unknown else None
+        invalid = invalid or self._invalid(known.zoom_type, known.body | payload, creating=False)
+        if invalid:
+            return 400, {"code": 300, "message": invalid}, {}
+        settings = known.body["settings"] | dict(payload.get("settings") or {})
+        known.body.update(payload)
+        known.body["settings"] = settings
+        return 204, None, {}
+
+    @staticmethod
+    def _invalid(zoom_type: str, payload: dict[str, Any], *, creating: bool) -> str | None:
+        """Zoom's checks of a webinar or meeting: a topic of at most 200 characters, a
+        known type, a start in ``yyyy-MM-ddTHH:mm:ssZ`` (UTC) and whole minutes."""
+        topic = payload.get("topic")
+        if not isinstance(topic, str) or not topic or len(topic) > 200:
+            return "Invalid field: topic."
+        if payload.get("type") not in OBJECT_TYPES[zoom_type]:
+            return "Invalid field: type."
+        start = payload.get("start_time")
+        try:
+            datetime.strptime(str(start), "%Y-%m-%dT%H:%M:%SZ")
+        except ValueError:
+            return "Invalid field: start_time."
+        duration = payload.get("duration")
+        if not isinstance(duration, int) or isinstance(duration, bool) or duration <= 0:
+            return "Invalid field: duration."
+        if len(str(payload.get("agenda") or "")) > 2000:
+            return "Invalid field: agenda."
+        return None
+
+    def _list(self, zoom_type: str, query: dict[str, list[str]]) -> tuple[int, Any, dict[str, str]]:
+        kind = (query.get("type") or ["scheduled"])[0]
+        allowed = ("scheduled", "available") if zoom_type == "webinar" else ("scheduled", "live", "upcoming")
+        if kind not in allowed + (("upcoming_meetings", "previous_meetings") if zoom_type == "meeting" else ()):
+            return 400, {"code": 300, "message": "Invalid field: type."}, {}
+        now = datetime.now(UTC)
+        items = [
+            o.body
+            for o in self.state.objects.values()
+            if o.zoom_type == zoom_type
+            and o.deleted_with is None
+            and (kind != "upcoming" or _utc(o.body["start_time"]) >= now)
+        ]
+        size = min(int((query.get("page_size") or ["30"])[0]), 300)
+        start = int((query.get("next_page_token") or ["0"])[0] or 0)
+        following = start + size
+        return (
+            200,
+            {
+                "page_size": size,
+                "total_records": len(items),
+                "next_page_token": str(following) if following < len(items) else "",
+                f"{zoom_type}s": items[start:following],
+            },
+            {},
+        )
+
+
+def _utc(value: str) -> datetime:
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def running_fake_zoom() -> Iterator[FakeZoom]:

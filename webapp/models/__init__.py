@@ -9,7 +9,7 @@ from webapp.models.organisers import ORGANISER_ROLES, Organiser
 from webapp.models.programs import DEFAULT_REMINDER_MINUTES, PROGRAM_STATUSES, Program, ProgramSession, ReminderRun
 from webapp.models.registrations import REGISTRATION_STATUSES, Registration
 from webapp.models.types import utcnow
-from webapp.models.zoom import ZOOM_REGISTRANT_STATUSES, ZoomRegistrant, ZoomToken, ZoomWebhookEvent
+from webapp.models.zoom import ZOOM_REGISTRANT_STATUSES, ZoomPresence, ZoomRegistrant, ZoomToken, ZoomWebhookEvent
 
 __all__ = [
     "ATTENDANCE_SOURCES",
@@ -31,6 +31,7 @@ __all__ = [
     "ProgramSession",
     "Registration",
     "ReminderRun",
+    "ZoomPresence",
     "ZoomRegistrant",
     "ZoomToken",
     "ZoomWebhookEvent",

@@ -20,6 +20,10 @@ if TYPE_CHECKING:
 PROGRAM_STATUSES = ("draft", "published", "closed", "cancelled", "archived")
 DEFAULT_REMINDER_MINUTES = [24 * 60, 60]
 ZOOM_TYPES = ("webinar", "meeting")
+# What Rollcall still has to do to a session's Zoom object (`services/zoom/sessions.py`):
+# create it; creating (a create was sent and its outcome is not known yet); update it
+# (title or times changed); delete it (the session was cancelled).
+ZOOM_SYNC_ACTIONS = ("create", "creating", "update", "delete")
 # A registrant attended a session when their minutes reach this percent of its length.
 DEFAULT_ATTENDANCE_THRESHOLD_PERCENT = 75
 
@@ -105,6 +109,7 @@ class ProgramSession(db.Model):
     __table_args__ = (
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         CheckConstraint(f"zoom_type IN {ZOOM_TYPES!r}", name="zoom_type"),
+        CheckConstraint(f"zoom_sync IS NULL OR zoom_sync IN {ZOOM_SYNC_ACTIONS!r}", name="zoom_sync"),
         Index("ix_sessions_program_id_starts_at", "program_id", "starts_at"),
     )
 
@@ -118,6 +123,30 @@ class ProgramSession(db.Model):
     zoom_meeting_id: Mapped[str | None] = mapped_column(String(64))
     # What `zoom_meeting_id` names in Zoom: a webinar or a meeting (their APIs differ).
     zoom_type: Mapped[str] = mapped_column(String(16), default="webinar", server_default="webinar")
+    # Rollcall created the Zoom object (the editor's "Create in Zoom"): only then does it
+    # change its title and times in Zoom, and delete it when the session is cancelled.
+    zoom_created: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
+    # What is still to be done in Zoom (ZOOM_SYNC_ACTIONS), NULL when Zoom is in step;
+    # tried again at `zoom_sync_next_at` (while "creating": a lease, after which the
+    # outcome is unknown and Zoom is searched before creating again); given up at
+    # `zoom_sync_failed_at` (Zoom refused) until the organiser retries.
+    zoom_sync: Mapped[str | None] = mapped_column(String(16))
+    zoom_sync_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    zoom_sync_error: Mapped[str | None] = mapped_column(Text)
+    zoom_sync_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    zoom_sync_failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    zoom_synced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A digest of the fields last sent to Zoom (topic, start, duration, zone, agenda): an
+    # editor save that changes none of them calls Zoom for nothing.
+    zoom_sync_key: Mapped[str | None] = mapped_column(String(64))
+    # Zoom said the webinar or meeting ended: the live count stops at this time.
+    zoom_ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Attendance from Zoom's participants report: when it was last read, and while it
+    # was not, the attempts, Zoom's last error and when beat's sweep tries again.
+    attendance_fetched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attendance_attempts: Mapped[int] = mapped_column(default=0, server_default="0")
+    attendance_error: Mapped[str | None] = mapped_column(Text)
+    attendance_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # The title in other languages: {"ru": {"title": ...}}. Kept with the session (not
     # by position in the program), so a session cancelled or added never shifts them.
     translations: Mapped[dict[str, dict[str, str]]] = mapped_column(JSONType, default=dict, server_default=text("'{}'"))

@@ -74,3 +74,23 @@ class ZoomWebhookEvent(db.Model):
     payload: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     handled_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ZoomPresence(db.Model):
+    """One participant of a running Zoom session, from ``participant_joined`` and
+    ``participant_left`` events: when they last joined and last left (Zoom's times).
+    In the session now when they joined after they last left. Each time only moves
+    forward, so redelivered and out-of-order events give the same answer (a ``left``
+    read before its ``joined`` leaves nobody behind)."""
+
+    __tablename__ = "zoom_presence"
+    __table_args__ = (UniqueConstraint("session_id", "participant_key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    # Who: Zoom's registrant id, else the participant's UUID, else their address, else
+    # Zoom's per-meeting user id, prefixed by which ("r:", "p:", "e:", "u:").
+    participant_key: Mapped[str] = mapped_column(String(300))
+    joined_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

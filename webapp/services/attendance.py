@@ -16,7 +16,7 @@ import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, ScalarSelect, and_, case, cast, func, literal, or_, select
@@ -35,7 +35,8 @@ from webapp.models.programs import DEFAULT_ATTENDANCE_THRESHOLD_PERCENT
 from webapp.services.errors import ParticipantReportError
 from webapp.services.text import normalize_email
 from webapp.services.transactions import promise_task, unit_of_work
-from webapp.services.zoom import zoom_client
+from webapp.services.zoom import ZoomError, ZoomRejected, ZoomRetryable, is_configured, zoom_client
+from webapp.services.zoom.registrants import wait_after
 
 MIN_THRESHOLD_PERCENT, MAX_THRESHOLD_PERCENT = 1, 100
 
@@ -399,16 +400,119 @@ def zoom_participants(rows: Iterable[dict[str, Any]]) -> list[Participant]:
 def fetch_from_zoom(session_id: int) -> RecordResult:
     """Worker: ask Zoom for a past session's participants report (every page) and record
     it (`record_participants`, source zoom_report): running it twice gives the same rows.
-    Zoom is called outside any transaction. Raises ZoomRetryable while Zoom asks to wait
-    or fails (the task retries), ZoomRejected when Zoom is not configured or refuses."""
+    Zoom is called outside any transaction. Commits the session's fetch state: when it
+    was fetched, or the attempt, Zoom's error and when beat's sweep tries again.
+
+    Raises ZoomRetryable while Zoom asks to wait, fails, or has no report yet (Zoom
+    answers 400/404 for a few minutes after the end: retried like a failure), so the
+    task retries; ZoomRejected when Zoom is not configured or refuses otherwise."""
     session = db.session.get(ProgramSession, session_id)
     if session is None or not session.zoom_meeting_id:
         return RecordResult(matched=0, unmatched=0)
     zoom_type, object_id = session.zoom_type, session.zoom_meeting_id
     db.session.rollback()  # hold no transaction open while Zoom answers
-    with zoom_client() as client:
-        rows = client.participants_report(zoom_type, object_id)  # type: ignore[arg-type]
-    return record_participants(session_id, zoom_participants(rows), "zoom_report")
+    try:
+        with zoom_client() as client:
+            rows = client.participants_report(zoom_type, object_id)  # type: ignore[arg-type]
+    except ZoomRetryable as exc:
+        _fetch_failed(session_id, exc, exc)
+        raise
+    except ZoomRejected as exc:
+        # A missing scope is a 400 too (codes 4700/4711): the organiser must act.
+        if exc.status not in NOT_READY_STATUSES or "scope" in str(exc).lower():
+            _fetch_failed(session_id, exc, None)
+            raise
+        not_ready = ZoomRetryable(f"Zoom has no report yet ({exc})", status=exc.status)
+        _fetch_failed(session_id, not_ready, not_ready)
+        raise not_ready from exc
+    result = record_participants(session_id, zoom_participants(rows), "zoom_report")
+    with unit_of_work():
+        fetched = db.session.get(ProgramSession, session_id)
+        if fetched is not None:
+            fetched.attendance_fetched_at = utcnow()
+            fetched.attendance_attempts = 0
+            fetched.attendance_error = None
+            fetched.attendance_next_at = None
+    return result
+
+
+# Zoom answers a report asked for too soon after the end with 404 ("does not exist")
+# or 400: the report is made a few minutes later.
+NOT_READY_STATUSES = (400, 404)
+# Beat's sweep asks for the report of Zoom sessions that ended at least this long ago
+# and never had it read (no ended event, or every try failed), for this long.
+SWEEP_AFTER_END = timedelta(minutes=30)
+SWEEP_WINDOW = timedelta(days=7)
+# A fetch the sweep promised is not promised again for this long (its task is queued).
+SWEEP_LEASE = timedelta(minutes=10)
+
+
+def _fetch_failed(session_id: int, exc: ZoomError, retryable: ZoomRetryable | None) -> None:
+    """Record a failed fetch: one more attempt, Zoom's words, and when the sweep may try
+    again (`wait_after`, Zoom's own rule for every retry; an hour after a refusal)."""
+    with unit_of_work():
+        session = db.session.get(ProgramSession, session_id)
+        if session is None:
+            return
+        session.attendance_attempts += 1
+        session.attendance_error = str(exc)[:2000]
+        wait = wait_after(retryable, session.attendance_attempts) if retryable is not None else timedelta(hours=1)
+        session.attendance_next_at = utcnow() + wait
+
+
+def sweep_attendance() -> int:
+    """Beat's sweep (run by the worker): each Zoom session that ended between
+    `SWEEP_AFTER_END` and `SWEEP_WINDOW` ago, whose report was never read and whose next
+    try is due, gets a fetch task after this commits (`SWEEP_LEASE` keeps it from being
+    promised twice while queued). Returns how many. Nothing without Zoom."""
+    if not is_configured():
+        return 0
+    now = utcnow()
+    with unit_of_work():
+        sessions = list(
+            db.session.scalars(
+                select(ProgramSession)
+                .where(
+                    ProgramSession.zoom_meeting_id.is_not(None),
+                    ProgramSession.cancelled_at.is_(None),
+                    ProgramSession.attendance_fetched_at.is_(None),
+                    ProgramSession.ends_at <= now - SWEEP_AFTER_END,
+                    ProgramSession.ends_at >= now - SWEEP_WINDOW,
+                    or_(ProgramSession.attendance_next_at.is_(None), ProgramSession.attendance_next_at <= now),
+                )
+                .order_by(ProgramSession.ends_at)
+                .limit(200)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        for session in sessions:
+            session.attendance_next_at = now + SWEEP_LEASE
+            promise_task(FETCH_TASK, [session.id])
+    return len(sessions)
+
+
+@dataclass(frozen=True)
+class FetchState:
+    """What the organiser reads about a Zoom session's attendance: "fetched" (at
+    `when`), "waiting" (the session has not ended, or Zoom's report is still to be
+    read: next try `when`), "error" (Zoom's `error`; tried again at `when`, or no more
+    (`when` None) once the sweep's window is over), or "" (no Zoom session)."""
+
+    kind: str
+    when: datetime | None = None
+    error: str = ""
+
+
+def fetch_state(session: ProgramSession, now: datetime) -> FetchState:
+    """The attendance fetch state of `session` at `now`. Pure."""
+    if not session.zoom_meeting_id:
+        return FetchState("")
+    if session.attendance_fetched_at is not None:
+        return FetchState("fetched", session.attendance_fetched_at)
+    if session.attendance_error:
+        retry = session.attendance_next_at if session.ends_at >= now - SWEEP_WINDOW else None
+        return FetchState("error", retry, session.attendance_error)
+    return FetchState("waiting", session.attendance_next_at)
 
 
 def sessions_of_zoom_object(zoom_type: str, object_id: str) -> list[int]:

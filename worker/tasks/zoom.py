@@ -1,12 +1,14 @@
-"""Zoom tasks: cancel registrants who left; the organiser's retry of missing links.
-(Adding registrants happens as their confirmation is delivered: `tasks.emails`.)"""
+"""Zoom tasks: cancel registrants who left; the organiser's retry of missing links;
+sessions' webinars and meetings created, changed and deleted; attendance reports
+fetched, and swept for when no ended event came. (Adding registrants happens as their
+confirmation is delivered: `tasks.emails`.)"""
 
 from __future__ import annotations
 
 from celery import shared_task
 
 from webapp.services import attendance
-from webapp.services.zoom import ZoomRetryable, registrants, webhooks
+from webapp.services.zoom import ZoomRetryable, registrants, sessions, webhooks
 
 
 @shared_task(name="worker.tasks.zoom.cancel_registrants")
@@ -42,3 +44,19 @@ def fetch_attendance(session_id: int) -> dict[str, int]:
     minutes after the end)."""
     result = attendance.fetch_from_zoom(session_id)
     return {"matched": result.matched, "unmatched": result.unmatched}
+
+
+@shared_task(name="worker.tasks.zoom.sync_sessions")
+def sync_sessions(session_ids: list[int] | None = None) -> dict[str, int]:
+    """Create, change or delete in Zoom the webinars and meetings of these sessions (or
+    of every session with such an action due: beat's sweep). Safe to run twice: a row
+    claimed by another worker, or already in step, is left alone; a create whose outcome
+    is unknown looks in Zoom before creating again."""
+    return sessions.sync_sessions(session_ids)
+
+
+@shared_task(name="worker.tasks.zoom.sweep_attendance")
+def sweep_attendance() -> int:
+    """Beat's sweep: a fetch task for each ended Zoom session whose report was never
+    read (the ended event lost, or every fetch failed), with backoff between tries."""
+    return attendance.sweep_attendance()

@@ -41,7 +41,7 @@ from webapp.services.locales import country_choices, language_name
 from webapp.services.programs import availability
 from webapp.services.registrations import ORGANISER_ACTIONS, action_applies, add_registrant, apply_action
 from webapp.services.times import format_in_zone
-from webapp.services.zoom import is_configured
+from webapp.services.zoom import is_configured, presence
 from webapp.services.zoom.registrants import missing_links, request_retry, zoom_sessions
 
 # What each audit entry of a registration's history means, in words.
@@ -126,6 +126,7 @@ def _attendees_page(program: Program, upload_form: AttendanceUploadForm) -> str:
         missing_links=missing_links(program.id) if zoom_sessions(program) else [],
         upload_form=upload_form,
         can_fetch_zoom=bool(zoom_sessions(program)) and is_configured(),
+        live=presence.live_counts(program),
     )
 
 

@@ -78,6 +78,7 @@ class SessionForm(Form):
         choices=[SelectChoice("webinar", _l("Webinar")), SelectChoice("meeting", _l("Meeting"))],
         default="webinar",
     )
+    zoom_create = BooleanField(_l("Create this webinar or meeting in Zoom"))
     remove = BooleanField(_l("Remove this session"))
 
 
@@ -238,6 +239,7 @@ class ProgramForm(FlaskForm):
             entry.passcode.data = session.get("passcode")
             entry.zoom_meeting_id.data = session.get("zoom_meeting_id")
             entry.zoom_type.data = session.get("zoom_type", "webinar")
+            entry.zoom_create.data = bool(session.get("zoom_create"))
         self.language.data = data.get("language") or "en"
         # The file's sessions are in start order, as its translated titles are.
         translations = data.get("translations") or {}
@@ -325,6 +327,8 @@ class ProgramForm(FlaskForm):
                     **(
                         {"zoom_meeting_id": entry.zoom_meeting_id.data, "zoom_type": entry.zoom_type.data or "webinar"}
                         if entry.zoom_meeting_id.data
+                        else {"zoom_create": True, "zoom_type": entry.zoom_type.data or "webinar"}
+                        if entry.zoom_create.data
                         else {}
                     ),
                 }

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import Response, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -15,12 +16,21 @@ from webapp.blueprints.guards import parse_id
 from webapp.blueprints.organiser import bp
 from webapp.blueprints.organiser.common import actor, program_for
 from webapp.blueprints.organiser.program_forms import DuplicateForm, ProgramForm
-from webapp.models import Program
-from webapp.services import programs
+from webapp.models import Program, utcnow
+from webapp.services import attendance, programs
 from webapp.services.certificates.operations import certificate_panel
 from webapp.services.dashboard import program_overview, program_stats
 from webapp.services.errors import ProgramImportError
+from webapp.services.locales import format_count
 from webapp.services.programs import availability
+from webapp.services.zoom import is_configured as zoom_is_configured
+from webapp.services.zoom import presence
+from webapp.services.zoom import sessions as zoom_objects
+
+
+def _zoom_states(program: Program | None) -> dict[str, zoom_objects.SyncState]:
+    """Each session's Zoom state by its title, for the editor (display only)."""
+    return {s.title: zoom_objects.sync_state(s) for s in program.sessions} if program else {}
 
 
 @bp.get("/")
@@ -35,13 +45,51 @@ def overview(program_id: int) -> str:
     program = program_for(program_id)
     stats = program_stats(program)
     peak = max((d.count for d in stats.per_day), default=0)
+    now = utcnow()
     return render_template(
         "organiser/overview.html",
         program=program,
         stats=stats,
         peak=peak,
         certificates=certificate_panel(program) if program.certificates else None,
+        live=presence.live_counts(program, now),
+        zoom_rows=[
+            (s, zoom_objects.sync_state(s), attendance.fetch_state(s, now))
+            for s in program.sessions
+            if s.zoom_meeting_id or s.zoom_sync
+        ],
     )
+
+
+def live_text(count: int) -> str:
+    """ "3 in the session now", in the reader's language and digits."""
+    # The template's words (organiser/_live.html), with the count in the reader's digits:
+    # flask_babel's ngettext would put the bare number in %(num)s.
+    text = get_translations().ngettext("%(num)s in the session now", "%(num)s in the session now", count)
+    return text % {"num": format_count(count, str(get_locale()))}
+
+
+@bp.get("/programs/<int:program_id>/live")
+@login_required
+def live(program_id: int) -> Response:
+    """How many are in each running Zoom session of the program now (polled by app.js;
+    the pages show the same on load without it)."""
+    program = program_for(program_id)
+    counts = presence.live_counts(program)
+    return jsonify({"sessions": [{"id": c.session_id, "count": c.count, "text": live_text(c.count)} for c in counts]})
+
+
+@bp.post("/programs/<int:program_id>/sessions/<int:session_id>/zoom-retry")
+@login_required
+def zoom_session_retry(program_id: int, session_id: int) -> BaseResponse:
+    """Try a session's pending Zoom action again now (the worker does it). The session
+    must be this program's: another's id does nothing. (CSRF: the app-wide check.)"""
+    program = program_for(program_id)
+    if zoom_objects.request_retry(program.id, session_id):
+        flash(_("Asking Zoom again. Reload this page in a minute."), "success")
+    else:
+        flash(_("Zoom is already in step with this session."), "info")
+    return redirect(url_for(".overview", program_id=program.id), 303)
 
 
 def _save_program(form: ProgramForm, status: str, program: Program | None) -> Program | None:
@@ -92,7 +140,9 @@ def create_program() -> str | BaseResponse:
         if program is not None:
             flash(_("Saved as a draft. Preview it, then publish it when it is ready."), "success")
             return redirect(url_for(".overview", program_id=program.id), 303)
-    return render_template("organiser/program_form.html", form=form, program=None)
+    return render_template(
+        "organiser/program_form.html", form=form, program=None, zoom_states={}, zoom_connected=zoom_is_configured()
+    )
 
 
 @bp.route("/programs/<int:program_id>/edit", methods=["GET", "POST"])
@@ -109,7 +159,13 @@ def edit_program(program_id: int) -> str | BaseResponse:
         if saved is not None:
             flash(_("Saved. Registrants were emailed about any changed session."), "success")
             return redirect(url_for(".overview", program_id=saved.id), 303)
-    return render_template("organiser/program_form.html", form=form, program=program)
+    return render_template(
+        "organiser/program_form.html",
+        form=form,
+        program=program,
+        zoom_states=_zoom_states(program),
+        zoom_connected=zoom_is_configured(),
+    )
 
 
 STATUS_CHANGES = ("published", "closed", "cancelled", "archived", "draft")

@@ -31,6 +31,8 @@ from webapp.services.programs.spec import (
 )
 from webapp.services.registrations import promote_from_waitlist
 from webapp.services.transactions import unit_of_work
+from webapp.services.zoom import is_configured as zoom_is_configured
+from webapp.services.zoom import sessions as zoom_objects
 
 
 def _match_sessions(existing: list[ProgramSession], specs: list[SessionSpec]) -> list[ProgramSession | None]:
@@ -56,7 +58,7 @@ def import_program(data: Any, *, actor: Actor) -> tuple[Program, bool]:
     `update_program` (by the id their access was checked on).
 
     Side effects as `update_program`. Returns (program, created)."""
-    spec = validate_program_data(data)
+    spec = _validated(data)
     with unit_of_work():
         existing = db.session.scalar(select(Program).where(Program.slug == spec.slug).with_for_update())
         if existing is None:
@@ -73,7 +75,7 @@ def create_program(data: Any, *, actor: Actor, organisers: list[Organiser] | Non
     creator = db.session.get(Organiser, actor.organiser_id) if actor.organiser_id else None
     if creator is not None and creator not in managers:
         managers.append(creator)
-    return _create(validate_program_data(data), actor=actor, organisers=managers)
+    return _create(_validated(data), actor=actor, organisers=managers)
 
 
 def update_program(program_id: int, data: Any, *, actor: Actor) -> Program:
@@ -88,7 +90,7 @@ def update_program(program_id: int, data: Any, *, actor: Actor) -> Program:
 
     Side effects: commits once (program, sessions, audit, outbox rows), then enqueues
     the emails. Raises ProgramNotFound or ProgramImportError."""
-    spec = validate_program_data(data)
+    spec = _validated(data)
     with unit_of_work():
         program = db.session.scalar(select(Program).where(Program.id == program_id).with_for_update())
         if program is None:
@@ -96,6 +98,21 @@ def update_program(program_id: int, data: Any, *, actor: Actor) -> Program:
         if spec.slug != program.slug and db.session.scalar(select(Program.id).where(Program.slug == spec.slug)):
             raise ProgramImportError([_slug_taken(spec.slug)])
         return _save(program, spec, actor=actor, created=False)
+
+
+def _validated(data: Any) -> ProgramSpec:
+    """The program file's rules, and one of this installation: a session can be created
+    in Zoom only when Zoom is connected."""
+    spec = validate_program_data(data)
+    if not zoom_is_configured():
+        problems = [
+            f"sessions[{index}].zoom_create: " + _("Zoom is not connected; type the session's Zoom link instead")
+            for index, raw in enumerate(data.get("sessions") or [], start=1)
+            if isinstance(raw, dict) and raw.get("zoom_create") is True and not raw.get("zoom_meeting_id")
+        ]
+        if problems:
+            raise ProgramImportError(problems)
+    return spec
 
 
 def _slug_taken(slug: str) -> str:
@@ -148,6 +165,7 @@ def _save(program: Program, spec: ProgramSpec, *, actor: Actor, created: bool) -
     existing = sorted(program.sessions, key=lambda s: s.starts_at) if not created else []
     changed: list[tuple[ProgramSession, datetime]] = []
     matches = _match_sessions(existing, spec.sessions)
+    saved: list[tuple[ProgramSession, bool]] = []
     for session, s in zip(matches, spec.sessions, strict=True):
         if session is None:
             session = ProgramSession()
@@ -169,14 +187,22 @@ def _save(program: Program, spec: ProgramSpec, *, actor: Actor, created: bool) -
         session.ends_at = s.ends_at
         session.join_url = s.join_url
         session.passcode = s.passcode
+        if session.zoom_created and session.zoom_meeting_id != s.zoom_meeting_id:
+            session.zoom_created = False  # another ID now: not the object Rollcall made
         session.zoom_meeting_id = s.zoom_meeting_id
         session.zoom_type = s.zoom_type
+        saved.append((session, s.zoom_create))
     dropped = [s for s in existing if s not in matches]
     for session in dropped:
         session.cancelled_at = now
         session.ics_sequence += 1
 
     db.session.flush()
+    # Zoom hears of it from the worker after the commit; an unchanged session, nothing.
+    for session, create in saved:
+        zoom_objects.session_saved(session, create=create)
+    for session in dropped:
+        zoom_objects.session_cancelled(session)
     audit.record(actor, "program.imported" if created else "program.updated", program=program)
     if not created:
         if program.status == "cancelled" and not was_cancelled:

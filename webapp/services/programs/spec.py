@@ -46,7 +46,16 @@ _KNOWN_FIELDS = {
     "language",
     "translations",
 }
-_SESSION_FIELDS = {"title", "starts_at", "ends_at", "join_url", "passcode", "zoom_meeting_id", "zoom_type"}
+_SESSION_FIELDS = {
+    "title",
+    "starts_at",
+    "ends_at",
+    "join_url",
+    "passcode",
+    "zoom_meeting_id",
+    "zoom_type",
+    "zoom_create",
+}
 
 
 @dataclass
@@ -58,6 +67,8 @@ class SessionSpec:
     passcode: str
     zoom_meeting_id: str | None
     zoom_type: str = "webinar"
+    # Rollcall is to create the session's webinar or meeting in Zoom (no ID yet).
+    zoom_create: bool = False
     # The title in other languages: {"ru": {"title": ...}}.
     translations: dict[str, dict[str, str]] = field(default_factory=dict)
 
@@ -483,7 +494,11 @@ def validate_program_data(data: Any) -> ProgramSpec:
         if zoom_type not in ZOOM_TYPES:
             problems.append(f"{label}.zoom_type: " + _("must be webinar or meeting"))
             zoom_type = "webinar"
-        if not join_url and not zoom_id:
+        zoom_create = raw.get("zoom_create", False)
+        if not isinstance(zoom_create, bool):
+            problems.append(_not_true_or_false(f"{label}.zoom_create"))
+            zoom_create = False
+        if not join_url and not zoom_id and not zoom_create:
             problems.append(f"{label}.join_url: " + _("is required (the link participants use to join)"))
         if starts and ends:
             sessions.append(
@@ -495,6 +510,7 @@ def validate_program_data(data: Any) -> ProgramSpec:
                     passcode=single_line(passcode),
                     zoom_meeting_id=single_line(str(zoom_id)) if zoom_id is not None else None,
                     zoom_type=zoom_type,
+                    zoom_create=zoom_create and zoom_id is None,
                 )
             )
 
@@ -593,6 +609,12 @@ def program_file(program: Program) -> dict[str, Any]:
                 "join_url": s.join_url,
                 "passcode": s.passcode,
                 **({"zoom_meeting_id": s.zoom_meeting_id, "zoom_type": s.zoom_type} if s.zoom_meeting_id else {}),
+                # Still to be created in Zoom: an unchanged save keeps asking for it.
+                **(
+                    {"zoom_create": True, "zoom_type": s.zoom_type}
+                    if not s.zoom_meeting_id and s.zoom_sync in ("create", "creating")
+                    else {}
+                ),
             }
             for s in program.sessions
         ],

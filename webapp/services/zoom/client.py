@@ -108,6 +108,43 @@ class Registrant:
     join_url: str
 
 
+@dataclass(frozen=True)
+class ZoomObject:
+    """A webinar or meeting as Zoom describes it: its id, topic, start (UTC, when it has
+    one), and the links Zoom gives (a registration link only when registration is on)."""
+
+    id: str
+    topic: str = ""
+    start_time: datetime | None = None
+    join_url: str = ""
+    registration_url: str = ""
+
+    @classmethod
+    def from_json(cls, body: Any) -> ZoomObject:
+        """Zoom's JSON for one object; raises ValueError when it has no id."""
+        if not isinstance(body, dict) or not isinstance(body.get("id"), int | str) or isinstance(body["id"], bool):
+            raise ValueError("no id")
+        start = body.get("start_time")
+        try:
+            start_time = datetime.fromisoformat(start.replace("Z", "+00:00")) if isinstance(start, str) else None
+        except ValueError:
+            start_time = None
+        if start_time is not None and start_time.tzinfo is None:
+            start_time = start_time.replace(tzinfo=UTC)
+
+        def text(key: str) -> str:
+            value = body.get(key)
+            return value if isinstance(value, str) else ""
+
+        return cls(
+            id=str(body["id"]),
+            topic=text("topic"),
+            start_time=start_time,
+            join_url=text("join_url"),
+            registration_url=text("registration_url"),
+        )
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     """Seconds from a Retry-After header (a number, or an HTTP date), if any."""
     value = response.headers.get("Retry-After", "").strip()
@@ -263,6 +300,65 @@ class ZoomClient:
             f"Zoom did not cancel the registrant of {zoom_type} {object_id}",
             json={"action": "cancel", "registrants": [{"id": registrant_id, "email": email}]},
         )
+
+    def create_object(self, zoom_type: ZoomType, fields: dict[str, Any]) -> ZoomObject:
+        """Schedule a webinar or meeting for the app's user (``POST /users/me/{type}s``,
+        201 with the new object). Not idempotent: the caller keeps what it is doing so
+        that an unknown outcome is looked for (`upcoming_objects`) before trying again."""
+        response = self.request(
+            "POST", f"/users/me/{_plural(zoom_type)}", f"Zoom did not create the {zoom_type}", json=fields
+        )
+        try:
+            return ZoomObject.from_json(response.json())
+        except ValueError as exc:
+            # Zoom answered 2xx, so it may well exist: the caller looks before creating again.
+            raise ZoomRetryable(f"Zoom's answer to creating a {zoom_type} had no id") from exc
+
+    def update_object(self, zoom_type: ZoomType, object_id: str, fields: dict[str, Any]) -> None:
+        """Change a webinar or meeting (``PATCH /{type}s/{id}``, 204): only the fields given."""
+        self.request(
+            "PATCH", f"/{_plural(zoom_type)}/{object_id}", f"Zoom did not update {zoom_type} {object_id}", json=fields
+        )
+
+    def delete_object(self, zoom_type: ZoomType, object_id: str) -> None:
+        """Delete a webinar or meeting (``DELETE /{type}s/{id}``, 204) without Zoom emailing
+        anyone: ``cancel_webinar_reminder=false`` for a webinar's panelists and
+        registrants; ``cancel_meeting_reminder=false`` (registrants) and
+        ``schedule_for_reminder=false`` (host) for a meeting. Rollcall tells its
+        registrants itself."""
+        params = (
+            {"cancel_webinar_reminder": "false"}
+            if zoom_type == "webinar"
+            else {"schedule_for_reminder": "false", "cancel_meeting_reminder": "false"}
+        )
+        self.request(
+            "DELETE",
+            f"/{_plural(zoom_type)}/{object_id}",
+            f"Zoom did not delete {zoom_type} {object_id}",
+            params=params,
+        )
+
+    def upcoming_objects(self, zoom_type: ZoomType) -> list[ZoomObject]:
+        """The app user's webinars or meetings still to come (``GET /users/me/{type}s``,
+        ``type=scheduled`` for webinars, ``type=upcoming`` for meetings, every page)."""
+        objects: list[ZoomObject] = []
+        kind = "scheduled" if zoom_type == "webinar" else "upcoming"
+        params: dict[str, Any] = {"type": kind, "page_size": 300}
+        for _page in range(100):  # Zoom's pages are finite; a looping token is not
+            response = self.request(
+                "GET", f"/users/me/{_plural(zoom_type)}", f"Zoom did not list the {zoom_type}s", params=params
+            )
+            body = response.json()
+            for item in body.get(_plural(zoom_type)) or []:
+                try:
+                    objects.append(ZoomObject.from_json(item))
+                except ValueError:
+                    continue
+            next_page = body.get("next_page_token")
+            if not next_page:
+                break
+            params = {"type": kind, "page_size": 300, "next_page_token": next_page}
+        return objects
 
     def participants_report(self, zoom_type: ZoomType, object_id: str) -> list[dict[str, Any]]:
         """Every row of the participants report of a past webinar or meeting

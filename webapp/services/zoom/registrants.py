@@ -42,11 +42,23 @@ BUSY_WAIT = timedelta(seconds=5)
 # A 429 pauses this batch's other Zoom calls for at most this long (a per-registrant
 # daily limit answers 429 too, with a wait until midnight that must not hold everyone).
 MAX_BATCH_PAUSE = timedelta(seconds=60)
+# How long a confirmation waits before looking again for a session being created in Zoom.
+CREATION_WAIT = timedelta(seconds=30)
 
 
 def zoom_sessions(program: Program) -> list[ProgramSession]:
     """The program's sessions (not cancelled) that name a Zoom webinar or meeting."""
     return [s for s in program.sessions if s.zoom_meeting_id]
+
+
+def being_created(program: Program) -> list[ProgramSession]:
+    """The program's sessions whose webinar or meeting Rollcall is creating in Zoom (the
+    editor's "Create in Zoom"; `sessions.py`), not given up on: no link exists yet."""
+    return [
+        s
+        for s in program.sessions
+        if not s.zoom_meeting_id and s.zoom_sync in ("create", "creating") and s.zoom_sync_failed_at is None
+    ]
 
 
 def personal_links(registration_id: int, sessions: Iterable[ProgramSession]) -> dict[int, str]:
@@ -79,6 +91,13 @@ def retry_delay(attempts: int) -> timedelta:
     base = float(current_app.config["ZOOM_RETRY_BASE_SECONDS"])
     ceiling = min(base * (2 ** max(attempts - 1, 0)), 3600.0)
     return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
+
+
+def wait_after(exc: ZoomRetryable, attempts: int) -> timedelta:
+    """How long to wait before calling Zoom again after `exc` on the `attempts`-th try:
+    Zoom's Retry-After when it gave one (429), else `retry_delay`. The one rule every
+    Zoom retry follows (registrants, sessions' webinars and meetings, reports)."""
+    return timedelta(seconds=exc.retry_after) if exc.retry_after is not None else retry_delay(attempts)
 
 
 # --- leaving: cancel in Zoom --------------------------------------------------------
@@ -153,8 +172,7 @@ def _cancel_one(client: ZoomClient, row_id: int) -> str | None:
         except ZoomRetryable as exc:
             row.attempts += 1
             row.last_error = str(exc)[:2000]
-            wait = timedelta(seconds=exc.retry_after) if exc.retry_after is not None else retry_delay(row.attempts)
-            row.next_attempt_at = now + wait
+            row.next_attempt_at = now + wait_after(exc, row.attempts)
             return "retry"
         except ZoomRejected as exc:
             # Zoom no longer knows the registrant or the session: nothing left to cancel.
@@ -219,11 +237,17 @@ class PersonalLinks:
         if registration.status != "confirmed" or registration.program.status == "cancelled":
             return None
         sessions = zoom_sessions(registration.program)
-        if not sessions:
+        creating = being_created(registration.program)
+        if not sessions and not creating:
             return None
         fallback = timedelta(minutes=float(current_app.config["ZOOM_FALLBACK_MINUTES"]))
         give_up_at = email.created_at + fallback
         waits = [w for w in (self.ensure(registration, s, give_up_at) for s in sessions) if w is not None]
+        now = utcnow()
+        if creating and now < give_up_at:
+            # No link to give yet, personal or static: the email waits for the webinar
+            # or meeting (no longer than for a personal link), then carries its link.
+            waits.append(Wait(now + CREATION_WAIT, "waiting for Zoom to create the session's webinar or meeting"))
         if not waits:
             return None
         first = min(waits, key=lambda w: w.until)

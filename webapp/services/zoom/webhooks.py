@@ -20,6 +20,7 @@ from webapp.database import insert_skipping_conflicts
 from webapp.extensions import db
 from webapp.models import ZoomWebhookEvent, utcnow
 from webapp.services.transactions import promise_task, unit_of_work
+from webapp.services.zoom import presence
 
 HANDLE_TASK = "worker.tasks.zoom.handle_event"
 # Zoom's own advice: refuse requests whose timestamp is older than this.
@@ -69,9 +70,23 @@ _NEW_EVENT = insert_skipping_conflicts(
 )
 
 
+def without_nul(value: Any) -> Any:
+    """The JSON value with every NUL character taken out of its texts and keys:
+    PostgreSQL stores no NUL in text or JSONB (a signed event carrying one would be an
+    error, not an event)."""
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, list):
+        return [without_nul(item) for item in value]
+    if isinstance(value, dict):
+        return {without_nul(key): without_nul(item) for key, item in value.items()}
+    return value
+
+
 def accept_event(event: dict[str, Any]) -> bool:
     """Keep a verified event once and hand it to the worker after the commit. Returns
     False for a redelivery (already kept; nothing more happens). Commits."""
+    event = without_nul(event)
     with unit_of_work():
         event_id = db.session.scalar(
             _NEW_EVENT,
@@ -92,11 +107,12 @@ ENDED = {"webinar.ended": "webinar", "meeting.ended": "meeting"}
 
 
 def handle_event(event_id: int) -> str:
-    """Worker: take a kept event. ``webinar.ended``/``meeting.ended``: the sessions naming
-    that object get their attendance from Zoom's participants report, each by its own
-    task after this commits (so a Zoom failure retries that fetch alone). Other events
-    are recorded as handled (live counts from ``participant_joined``/``_left`` are not
-    kept yet). Safe to run twice. Commits; returns the event's name."""
+    """Worker: take a kept event. ``webinar.ended``/``meeting.ended``: the live count of
+    the sessions naming that object stops, and each gets its attendance from Zoom's
+    participants report by its own task after this commits (so a Zoom failure retries
+    that fetch alone). ``*.participant_joined``/``_left``: who is in the session now
+    (`presence`). Other events are recorded as handled. Safe to run twice. Commits;
+    returns the event's name."""
     from webapp.services.attendance import FETCH_TASK, sessions_of_zoom_object
 
     with unit_of_work():
@@ -105,11 +121,18 @@ def handle_event(event_id: int) -> str:
             return ""
         if event.handled_at is None:
             event.handled_at = utcnow()
+            body = event.payload if isinstance(event.payload, dict) else {}
+            if event.event in presence.PARTICIPANT_EVENTS:
+                presence.record_participant_event(body)
+                return event.event
             zoom_type = ENDED.get(event.event)
-            payload = event.payload.get("payload") if isinstance(event.payload, dict) else None
+            payload = body.get("payload")
             zoom_object = payload.get("object") if isinstance(payload, dict) else None
             object_id = zoom_object.get("id") if isinstance(zoom_object, dict) else None
             if zoom_type and isinstance(object_id, str | int) and not isinstance(object_id, bool):
-                for session_id in sessions_of_zoom_object(zoom_type, str(object_id)):
+                sessions = sessions_of_zoom_object(zoom_type, str(object_id))
+                ended = presence.parse_time(zoom_object.get("end_time")) if isinstance(zoom_object, dict) else None
+                presence.record_ended(sessions, ended or presence.event_time(body) or event.received_at)
+                for session_id in sessions:
                     promise_task(FETCH_TASK, [session_id])
         return event.event

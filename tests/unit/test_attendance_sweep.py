@@ -1,0 +1,79 @@
+"""Beat's sweep for lost attendance fetches: which ended Zoom sessions it hands to the
+worker, and what the organiser reads about each fetch."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+
+from flask import Flask
+
+from tests.conftest import program_data
+from tests.fakes.zoom import FakeZoom
+from webapp.extensions import db
+from webapp.models import Program, utcnow
+from webapp.services import attendance
+from webapp.services.audit import Actor
+from webapp.services.programs import import_program
+
+
+def _sessions(app: Flask, ends_ago: list[timedelta]) -> list[int]:
+    data = program_data()
+    now = utcnow().replace(microsecond=0)
+    data["registration_deadline"] = (now - max(ends_ago) - timedelta(days=2)).isoformat()
+    data["sessions"] = [
+        {
+            "title": f"S{i}",
+            "starts_at": (now - ago - timedelta(hours=1)).isoformat(),
+            "ends_at": (now - ago).isoformat(),
+            "zoom_meeting_id": f"8100000000{i}",
+        }
+        for i, ago in enumerate(ends_ago)
+    ]
+    with app.app_context():
+        program, _ = import_program(data, actor=Actor.system())
+        return [s.id for s in program.sessions]
+
+
+def test_the_sweep_takes_ended_unfetched_zoom_sessions_within_its_window_once(app: Flask, fake_zoom: FakeZoom) -> None:
+    app.config.update(fake_zoom.config())
+    ids = _sessions(app, [timedelta(days=9), timedelta(hours=2), timedelta(minutes=40), timedelta(minutes=10)])
+    sent: list[tuple[str, list[object]]] = []
+    celery = app.extensions["celery"]
+    original = celery.send_task
+    celery.send_task = lambda name, args=None, **kw: sent.append((name, args))  # type: ignore[method-assign]
+    try:
+        with app.app_context():
+            assert attendance.sweep_attendance() == 2
+            # Promised once: the next sweep finds them leased while their tasks wait.
+            assert attendance.sweep_attendance() == 0
+    finally:
+        celery.send_task = original  # type: ignore[method-assign]
+    # Sessions in start order: ended 9 days, 2 hours, 40 and 10 minutes ago.
+    assert sorted(args[0] for _, args in sent) == ids[1:3]  # type: ignore[index]
+    assert {name for name, _ in sent} == {attendance.FETCH_TASK}
+
+
+def test_without_zoom_the_sweep_does_nothing(app: Flask, make_program: Callable[..., int]) -> None:
+    with app.app_context():
+        assert attendance.sweep_attendance() == 0
+
+
+def test_what_the_organiser_reads_about_a_fetch(app: Flask, fake_zoom: FakeZoom) -> None:
+    app.config.update(fake_zoom.config())
+    _sessions(app, [timedelta(days=8), timedelta(hours=1)])
+    with app.app_context():
+        now = utcnow()
+        program = db.session.scalars(db.select(Program)).one()
+        first, second = program.sessions
+        assert attendance.fetch_state(second, now).kind == "waiting"
+        second.attendance_error, second.attendance_next_at = "HTTP 404: no report", now + timedelta(minutes=5)
+        assert attendance.fetch_state(second, now) == attendance.FetchState(
+            "error", now + timedelta(minutes=5), "HTTP 404: no report"
+        )
+        first.attendance_error = "HTTP 403: scopes"
+        assert attendance.fetch_state(first, now).when is None  # past the window: no more tries
+        second.attendance_fetched_at = now
+        assert attendance.fetch_state(second, now).kind == "fetched"
+        second.zoom_meeting_id = None
+        assert attendance.fetch_state(second, now).kind == ""
