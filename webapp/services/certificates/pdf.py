@@ -158,7 +158,8 @@ def _view(content: CertificateContent, locale: str) -> dict[str, Any]:
         "organiser_size": _size(organiser, ((40, 12), (80, 10.5), (140, 9))),
         "dates": _dates(content.first_day, content.last_day, loc),
         "dates_label": gettext("Dates"),
-        "hours": _hours(content.minutes, loc),
+        # Someone an organiser marked attended by hand may have no minutes: no line then.
+        "hours": _hours(content.minutes, loc) if content.minutes > 0 else "",
         "hours_label": gettext("Time attended"),
         "organiser_label": gettext("Organiser"),
         "verify_label": gettext("Verify this certificate at"),
