@@ -15,6 +15,9 @@ from urllib.parse import urlencode
 
 from flask import Flask, g, has_request_context, request
 from flask_babel import get_locale, get_translations
+from jinja2 import pass_context
+from jinja2.runtime import Context
+from markupsafe import Markup
 
 from webapp.services.locales import LANGUAGES, format_count, own_name, text_direction
 from webapp.services.times import known_timezones
@@ -76,30 +79,54 @@ def language_links(path: str | None = None) -> list[dict[str, Any]]:
     ]
 
 
-def _count_in_template(singular: str, plural_: str, num: int) -> str:
-    """The catalogue's text for `num`, with its count already written as the reader
-    writes numbers (۱۲, 1 250): `%(num)d` alone would print ASCII digits on a Persian page."""
-    template = get_translations().ngettext(singular, plural_, num)
-    return template.replace("%(num)d", format_count(num, str(get_locale())))
+def _numbers_as_read(template: str, variables: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """`template` and `variables` with each whole number that fills a `%(name)d` written
+    as the reader writes numbers (۱۲, 1 250, 1,250): `%d` alone prints ASCII digits on a
+    Persian page."""
+    locale = str(get_locale())
+    shown = dict(variables)
+    for name, value in variables.items():
+        placeholder = f"%({name})d"
+        if isinstance(value, int) and not isinstance(value, bool) and placeholder in template:
+            template = template.replace(placeholder, f"%({name})s")
+            shown[name] = format_count(value, locale)
+    return template, shown
 
 
 def plural(singular: str, plural_: str, num: int, **variables: Any) -> str:
-    """`ngettext` for code (flash messages): the plural form for `num`, its count in
-    the reader's digits, the other placeholders filled from `variables`. Templates get
-    the same through their own `ngettext` (`register_i18n`)."""
-    return _count_in_template(singular, plural_, num) % {"num": num, **variables}
+    """`ngettext` for code (flash messages): the plural form for `num`, its numbers in
+    the reader's digits. Templates' `_` and `ngettext` do the same (`register_i18n`)."""
+    template, shown = _numbers_as_read(get_translations().ngettext(singular, plural_, num), {"num": num, **variables})
+    return template % shown
+
+
+@pass_context
+def _template_gettext(context: Context, string: str, /, **variables: Any) -> str:
+    # Jinja's "newstyle" gettext (the text is always a format string; with autoescape
+    # the values are escaped), with numbers as the reader writes them. Positional-only,
+    # so a template may pass `num=` or `string=` as a placeholder.
+    template, shown = _numbers_as_read(get_translations().ugettext(string), variables)
+    return (Markup(template) if context.eval_ctx.autoescape else template) % shown
+
+
+@pass_context
+def _template_ngettext(context: Context, singular: str, plural_: str, num: int, /, **variables: Any) -> str:
+    variables.setdefault("num", num)
+    template, shown = _numbers_as_read(get_translations().ungettext(singular, plural_, num), variables)
+    return (Markup(template) if context.eval_ctx.autoescape else template) % shown
 
 
 def register_i18n(app: Flask) -> None:
-    # Templates' ngettext writes its count in the reader's digits too. Jinja's
-    # "newstyle" gettext fills the other placeholders afterwards, escaping them.
     app.jinja_env.install_gettext_callables(
         gettext=lambda s: get_translations().ugettext(s),
-        ngettext=_count_in_template,
+        ngettext=lambda s, p, n: get_translations().ungettext(s, p, n),
         newstyle=True,
         pgettext=lambda c, s: get_translations().upgettext(c, s),
         npgettext=lambda c, s, p, n: get_translations().unpgettext(c, s, p, n),
     )
+    # `_`, `gettext` and `ngettext` in templates (and `{% trans %}`) write numbers the
+    # reader's way; otherwise they are Jinja's own newstyle functions.
+    app.jinja_env.globals.update(_=_template_gettext, gettext=_template_gettext, ngettext=_template_ngettext)
 
     @app.after_request
     def remember_language(response: Any) -> Any:

@@ -113,6 +113,8 @@ def test_counts_in_plural_messages_are_written_in_the_readers_digits(app: Flask)
                 assert one in plural("%(num)d minute", "%(num)d minutes", 1)
                 text = render_template_string('{{ ngettext("%(num)d minute", "%(num)d minutes", n) }}', n=1250)
                 assert many in text, (locale, text)
+                text = render_template_string('{{ _("%(sent)d sent, %(name)s", sent=n, name=w) }}', n=1250, w="<i>")
+                assert text == f"{many} sent, &lt;i&gt;", (locale, text)
         with force_locale("en"):
             assert plural("%(num)d person in %(where)s", "%(num)d people in %(where)s", 2, where="<b>") == (
                 "2 people in <b>"
