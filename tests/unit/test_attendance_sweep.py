@@ -54,6 +54,30 @@ def test_the_sweep_takes_ended_unfetched_zoom_sessions_within_its_window_once(ap
     assert {name for name, _ in sent} == {attendance.FETCH_TASK}
 
 
+def test_the_sweep_is_the_retry_of_a_failed_fetch_when_its_backoff_says(app: Flask, fake_zoom: FakeZoom) -> None:
+    """A fetch that failed soon after the end (the ended event's: Zoom has no report
+    yet) is retried by the sweep when its backoff is over, not 30 minutes after the end;
+    the task itself never retries (`worker.tasks.zoom.fetch_attendance`)."""
+    app.config.update(fake_zoom.config())
+    ids = _sessions(app, [timedelta(minutes=5), timedelta(minutes=6)])
+    sent: list[tuple[str, list[object]]] = []
+    celery = app.extensions["celery"]
+    original = celery.send_task
+    celery.send_task = lambda name, args=None, **kw: sent.append((name, args))  # type: ignore[method-assign]
+    try:
+        with app.app_context():
+            now = utcnow()
+            program = db.session.scalars(db.select(Program)).one()
+            due, later = program.sessions
+            due.attendance_attempts, due.attendance_next_at = 1, now - timedelta(seconds=1)
+            later.attendance_attempts, later.attendance_next_at = 2, now + timedelta(minutes=2)
+            db.session.commit()
+            assert attendance.sweep_attendance() == 1
+    finally:
+        celery.send_task = original  # type: ignore[method-assign]
+    assert sent == [(attendance.FETCH_TASK, [ids[0]])]
+
+
 def test_without_zoom_the_sweep_does_nothing(app: Flask, make_program: Callable[..., int]) -> None:
     with app.app_context():
         assert attendance.sweep_attendance() == 0

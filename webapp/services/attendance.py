@@ -404,8 +404,9 @@ def fetch_from_zoom(session_id: int) -> RecordResult:
     was fetched, or the attempt, Zoom's error and when beat's sweep tries again.
 
     Raises ZoomRetryable while Zoom asks to wait, fails, or has no report yet (Zoom
-    answers 400/404 for a few minutes after the end: retried like a failure), so the
-    task retries; ZoomRejected when Zoom is not configured or refuses otherwise."""
+    answers 400/404 for a few minutes after the end: retried like a failure), which beat's
+    sweep retries when `attendance_next_at` comes; ZoomRejected when Zoom is not
+    configured or refuses otherwise (tried again an hour later)."""
     session = db.session.get(ProgramSession, session_id)
     if session is None or not session.zoom_meeting_id:
         return RecordResult(matched=0, unmatched=0)
@@ -439,8 +440,9 @@ def fetch_from_zoom(session_id: int) -> RecordResult:
 # Zoom answers a report asked for too soon after the end with 404 ("does not exist")
 # or 400: the report is made a few minutes later.
 NOT_READY_STATUSES = (400, 404)
-# Beat's sweep asks for the report of Zoom sessions that ended at least this long ago
-# and never had it read (no ended event, or every try failed), for this long.
+# Beat's sweep asks for the report of a Zoom session never tried this long after its end
+# (the ended event lost), and of one whose tries failed when its backoff says; for
+# SWEEP_WINDOW after the end.
 SWEEP_AFTER_END = timedelta(minutes=30)
 SWEEP_WINDOW = timedelta(days=7)
 # A fetch the sweep promised is not promised again for this long (its task is queued).
@@ -461,9 +463,10 @@ def _fetch_failed(session_id: int, exc: ZoomError, retryable: ZoomRetryable | No
 
 
 def sweep_attendance() -> int:
-    """Beat's sweep (run by the worker): each Zoom session that ended between
-    `SWEEP_AFTER_END` and `SWEEP_WINDOW` ago, whose report was never read and whose next
-    try is due, gets a fetch task after this commits (`SWEEP_LEASE` keeps it from being
+    """Beat's sweep (run by the worker), the one retry path of attendance fetches: each
+    Zoom session that ended within `SWEEP_WINDOW`, whose report was never read and whose
+    next try is due (never tried: `SWEEP_AFTER_END` after its end; a failed try: when its
+    backoff says), gets a fetch task after this commits (`SWEEP_LEASE` keeps it from being
     promised twice while queued). Returns how many. Nothing without Zoom."""
     if not is_configured():
         return 0
@@ -476,7 +479,13 @@ def sweep_attendance() -> int:
                     ProgramSession.zoom_meeting_id.is_not(None),
                     ProgramSession.cancelled_at.is_(None),
                     ProgramSession.attendance_fetched_at.is_(None),
-                    ProgramSession.ends_at <= now - SWEEP_AFTER_END,
+                    # Never tried: a while after the end (the ended event may yet come).
+                    # Tried and failed: when its backoff says, the sweep being the one
+                    # retry path.
+                    or_(
+                        ProgramSession.ends_at <= now - SWEEP_AFTER_END,
+                        and_(ProgramSession.attendance_attempts > 0, ProgramSession.ends_at <= now),
+                    ),
                     ProgramSession.ends_at >= now - SWEEP_WINDOW,
                     or_(ProgramSession.attendance_next_at.is_(None), ProgramSession.attendance_next_at <= now),
                 )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from webapp.services import attendance
-from webapp.services.zoom import ZoomRetryable, registrants, sessions, webhooks
+from webapp.services.zoom import ZoomError, registrants, sessions, webhooks
 
 
 @shared_task(name="worker.tasks.zoom.cancel_registrants")
@@ -30,19 +30,17 @@ def handle_event(event_id: int) -> str:
     return webhooks.handle_event(event_id)
 
 
-@shared_task(
-    name="worker.tasks.zoom.fetch_attendance",
-    autoretry_for=(ZoomRetryable,),
-    retry_backoff=30,
-    retry_backoff_max=15 * 60,
-    max_retries=8,
-)
+@shared_task(name="worker.tasks.zoom.fetch_attendance")
 def fetch_attendance(session_id: int) -> dict[str, int]:
     """Minutes per registrant from Zoom's participants report of a past session (the
-    ended event, or the organiser's button). Safe to run twice: it replaces, never adds.
-    Retried with backoff while Zoom asks to wait or fails (a report may take Zoom a few
-    minutes after the end)."""
-    result = attendance.fetch_from_zoom(session_id)
+    ended event, the organiser's button, or beat's sweep). Safe to run twice: it
+    replaces, never adds. A failed fetch is not retried here: it records when to try
+    again, and beat's sweep is the one retry path (a Celery retry as well would ask Zoom
+    twice, and once more after the report was read)."""
+    try:
+        result = attendance.fetch_from_zoom(session_id)
+    except ZoomError:  # recorded on the session: the organiser reads it, the sweep retries
+        return {"matched": 0, "unmatched": 0, "failed": 1}
     return {"matched": result.matched, "unmatched": result.unmatched}
 
 
