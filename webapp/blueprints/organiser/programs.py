@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Response, flash, jsonify, redirect, render_template, request, url_for
-from flask_babel import get_locale, get_translations
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
@@ -16,12 +15,12 @@ from webapp.blueprints.guards import parse_id
 from webapp.blueprints.organiser import bp
 from webapp.blueprints.organiser.common import actor, program_for
 from webapp.blueprints.organiser.program_forms import DuplicateForm, ProgramForm
+from webapp.i18n import plural
 from webapp.models import Program, utcnow
 from webapp.services import attendance, programs
 from webapp.services.certificates.operations import certificate_panel
 from webapp.services.dashboard import program_overview, program_stats
 from webapp.services.errors import ProgramImportError
-from webapp.services.locales import format_count
 from webapp.services.programs import availability
 from webapp.services.zoom import is_configured as zoom_is_configured
 from webapp.services.zoom import presence
@@ -62,11 +61,9 @@ def overview(program_id: int) -> str:
 
 
 def live_text(count: int) -> str:
-    """ "3 in the session now", in the reader's language and digits."""
-    # The template's words (organiser/_live.html), with the count in the reader's digits:
-    # flask_babel's ngettext would put the bare number in %(num)s.
-    text = get_translations().ngettext("%(num)s in the session now", "%(num)s in the session now", count)
-    return text % {"num": format_count(count, str(get_locale()))}
+    """ "3 in the session now", in the reader's language and digits: the words of
+    organiser/_live.html, which app.js puts in their place."""
+    return plural("%(num)d in the session now", "%(num)d in the session now", count)
 
 
 @bp.get("/programs/<int:program_id>/live")
