@@ -64,6 +64,14 @@ def test_create_in_zoom_from_the_editor_then_the_states_the_organiser_reads(app:
     overview = client.get(f"/organiser/programs/{program_id}/").get_data(as_text=True)
     assert f"Created in Zoom by Rollcall (ID {zoom_id})." in overview
     assert "Attendance from Zoom: waiting for the session to end" in " ".join(overview.split())
+    # An organiser reading in another language sees the session's title in it.
+    with app.app_context():
+        session = db.session.get(ProgramSession, session_id)
+        session.translations = {"ru": {"title": "Основы хранения"}}
+        db.session.commit()
+    overview_ru = client.get(f"/organiser/programs/{program_id}/?lang=ru").get_data(as_text=True)
+    assert "Основы хранения" in overview_ru.split('id="zoom-sessions-title"')[1]
+    client.get(f"/organiser/programs/{program_id}/?lang=en")  # the choice is remembered
     editor = client.get(f"/organiser/programs/{program_id}/edit").get_data(as_text=True)
     assert f"Created in Zoom by Rollcall (ID {zoom_id})." in editor
     assert CHECKBOX not in editor  # it has its ID now
