@@ -18,19 +18,18 @@ import subprocess
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
-from decimal import ROUND_HALF_UP, Decimal
 from functools import lru_cache
 from types import ModuleType
 from typing import Any
 
 from babel import Locale
 from babel.dates import format_interval
-from babel.numbers import format_decimal
 from flask import render_template
-from flask_babel import force_locale, gettext, ngettext
+from flask_babel import force_locale, gettext
 
 from webapp.services.locales import LANGUAGES, native_digits, text_direction
 from webapp.services.text import single_line
+from webapp.services.times import format_duration
 
 # What a machine needs (Debian's names; scripts/ensure_services.sh and the Dockerfile
 # install them), said in every CertificateRenderingUnavailable.
@@ -56,7 +55,7 @@ class CertificateContent:
     organiser: str  # the program's organiser name
     first_day: date  # first and last session day, in the program's time zone
     last_day: date
-    minutes: int  # minutes attended in all; printed as hours ("7.5 hours")
+    minutes: int  # minutes attended in all; printed "7 hours, 30 minutes"
     code: str  # verification code as it should be printed ("7KQ2-M9XD-4TWP-HC3R")
     verify_url: str  # absolute URL of the public verification page for this code
     locale: str  # 'en' 'zh' 'ru' 'tr' 'fa': the certificate's own words and direction
@@ -159,7 +158,8 @@ def _view(content: CertificateContent, locale: str) -> dict[str, Any]:
         "dates": _dates(content.first_day, content.last_day, loc),
         "dates_label": gettext("Dates"),
         # Someone an organiser marked attended by hand may have no minutes: no line then.
-        "hours": _hours(content.minutes, loc) if content.minutes > 0 else "",
+        # Written as the email and the verification page write it (times.format_duration).
+        "hours": format_duration(content.minutes, locale) if content.minutes > 0 else "",
         "hours_label": gettext("Time attended"),
         "organiser_label": gettext("Organiser"),
         "verify_label": gettext("Verify this certificate at"),
@@ -178,17 +178,6 @@ def _dates(first: date, last: date, loc: Locale) -> str:
     "Sep 28 – Oct 2, 2026", "2026年9月28日至10月2日", "۲۸ تا ۳۰ سپتامبر ۲۰۲۶"; one day alone."""
     first, last = min(first, last), max(first, last)
     return native_digits(format_interval(first, last, "yMMMd", locale=loc), loc)
-
-
-def _hours(minutes: int, loc: Locale) -> str:
-    """Minutes as hours to a tenth, in the locale's words and digits: "7.5 hours",
-    "7,5 часа", "۷٫۵ ساعت"; a whole number without decimals ("1 hour")."""
-    hours = (Decimal(max(minutes, 0)) / 60).quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    number = native_digits(format_decimal(hours, format="#,##0.#", locale=loc, numbering_system="default"), loc)
-    # gettext's plural rules take whole numbers. CLDR puts a fraction in the form our
-    # languages use for 2 ("1.5 hours", "1,5 часа", as "2 часа"), so a fraction counts as 2.
-    count = int(hours) if hours == hours.to_integral_value() else 2
-    return ngettext("%(hours)s hour", "%(hours)s hours", count, hours=number)
 
 
 def _direction(text: str, locale: str) -> str:
