@@ -219,7 +219,7 @@ def test_a_chinese_name_uses_the_cjk_font(render: Callable[..., bytes], tmp_path
             "ru",
             ["Сертификат об участии", "Настоящим подтверждается, что", "28 сент. – 2 окт. 2026 г.", "7 часов 30 минут"],
         ),
-        ("tr", ["Katılım Belgesi", "İşbu belge ile", "28 Eyl – 2 Eki 2026", "7 saat 30 dakika", "Doğrulama kodu"]),
+        ("tr", ["Katılım Sertifikası", "İşbu belge ile", "28 Eyl – 2 Eki 2026", "7 saat 30 dakika", "Doğrulama kodu"]),
         ("fa", ["گواهی حضور", "مدت حضور", "سپتامبر", "اکتبر", "۲۰۲۶", "۷", "ساعت", "۳۰", "دقیقه", "کد اعتبارسنجی"]),
     ],
 )
