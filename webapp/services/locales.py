@@ -64,8 +64,20 @@ def text_direction(locale: str) -> str:
 @lru_cache(maxsize=32)
 def own_name(code: str) -> str:
     """A language in its own name and script (English, 中文, Русский, Türkçe, فارسی)."""
-    name = _locale(code).get_display_name(code) or code
-    return name[:1].upper() + name[1:]
+    return capitalise(_locale(code).get_display_name(code) or code, code)
+
+
+# Languages whose dotted i is capitalised İ (Python's str.upper() writes I).
+_DOTTED_I = ("tr", "az")
+
+
+def capitalise(text: str, locale: str) -> str:
+    """`text` with its first letter capitalised as `locale` writes it ("izin" is
+    "İzin" in Turkish); the rest unchanged."""
+    first = text[:1]
+    if first == "i" and locale.split("_")[0] in _DOTTED_I:
+        return "İ" + text[1:]
+    return first.upper() + text[1:]
 
 
 @lru_cache(maxsize=512)

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from flask_babel import gettext
+from flask_babel import get_locale, gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
@@ -26,7 +26,7 @@ from wtforms.fields.choices import SelectChoice, SelectField
 from wtforms.validators import NumberRange, Optional, ValidationError
 
 from webapp.models.programs import DEFAULT_ATTENDANCE_THRESHOLD_PERCENT
-from webapp.services.locales import LANGUAGES, own_name
+from webapp.services.locales import LANGUAGES, capitalise, own_name
 from webapp.services.programs.spec import FIRST_YEAR, LAST_YEAR, MAX_CAPACITY
 from webapp.services.times import all_timezones, is_valid_timezone
 
@@ -57,7 +57,7 @@ def _saved_times(current: dict[str, Any] | None, zone_name: str) -> dict[tuple[s
 def _sentence(message: str) -> str:
     """A problem's message (in the reader's language already) as a sentence beside its
     field: capitalised, with the reader's full stop ("。" in Chinese)."""
-    return gettext("%(message)s.", message=message[:1].upper() + message[1:])
+    return gettext("%(message)s.", message=capitalise(message, str(get_locale())))
 
 
 def _plausible_year(form: Any, field: Any) -> None:
