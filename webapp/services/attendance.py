@@ -36,7 +36,7 @@ from webapp.services.errors import ParticipantReportError
 from webapp.services.text import normalize_email
 from webapp.services.transactions import promise_task, unit_of_work
 from webapp.services.zoom import ZoomError, ZoomRejected, ZoomRetryable, is_configured, zoom_client
-from webapp.services.zoom.registrants import wait_after
+from webapp.services.zoom.pacing import wait_after
 
 MIN_THRESHOLD_PERCENT, MAX_THRESHOLD_PERCENT = 1, 100
 

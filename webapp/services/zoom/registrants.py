@@ -16,7 +16,6 @@ Only the worker calls Zoom. Requests change rows and promise tasks after the com
 from __future__ import annotations
 
 import logging
-import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,6 +29,7 @@ from webapp.models import Email, Program, ProgramSession, Registration, ZoomRegi
 from webapp.services import outbox
 from webapp.services.transactions import promise_task, unit_of_work
 from webapp.services.zoom import ZoomClient, ZoomRejected, ZoomRetryable, zoom_client, zoom_settings
+from webapp.services.zoom.pacing import each_until_told_to_wait, retry_delay, wait_after
 
 log = logging.getLogger(__name__)
 
@@ -85,24 +85,6 @@ def split_name(full_name: str) -> tuple[str, str]:
     return (first, last) if first else (last or full_name, "")
 
 
-def retry_delay(attempts: int) -> timedelta:
-    """Exponential backoff with jitter for 5xx and timeouts: base * 2^(n-1), capped at
-    an hour, randomised in [50%, 100%]."""
-    base = float(current_app.config["ZOOM_RETRY_BASE_SECONDS"])
-    ceiling = min(base * (2 ** max(attempts - 1, 0)), 3600.0)
-    return timedelta(seconds=random.uniform(ceiling / 2, ceiling))
-
-
-def wait_after(exc: ZoomRetryable, attempts: int) -> timedelta:
-    """How long to wait before calling Zoom again after `exc` on the `attempts`-th try:
-    Zoom's Retry-After when it gave one (429), else `retry_delay`. The one rule every
-    Zoom retry follows (registrants, sessions' webinars and meetings, reports)."""
-    return timedelta(seconds=exc.retry_after) if exc.retry_after is not None else retry_delay(attempts)
-
-
-# --- leaving: cancel in Zoom --------------------------------------------------------
-
-
 def registration_left(registration_id: int) -> None:
     """A confirmed registration was cancelled, rejected or moved back to the waiting
     list, in the caller's `unit_of_work`: its Zoom places are to be cancelled (by the
@@ -142,13 +124,7 @@ def cancel_registrants(registration_ids: list[int] | None = None, limit: int = 2
     if not ids:
         return counts
     with zoom_client() as client:
-        for row_id in ids:
-            outcome = _cancel_one(client, row_id)
-            if outcome:
-                counts[outcome] += 1
-            if outcome == "retry":
-                break  # Zoom asks us to wait: the rest wait with this one, for the sweep
-    return counts
+        return each_until_told_to_wait(client, ids, _cancel_one, counts)
 
 
 def _cancel_one(client: ZoomClient, row_id: int) -> str | None:

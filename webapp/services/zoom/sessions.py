@@ -35,7 +35,7 @@ from webapp.extensions import db
 from webapp.models import Program, ProgramSession, utcnow
 from webapp.services.transactions import promise_task, unit_of_work
 from webapp.services.zoom import ZoomClient, ZoomObject, ZoomRejected, ZoomRetryable, zoom_client, zoom_settings
-from webapp.services.zoom.registrants import wait_after
+from webapp.services.zoom.pacing import each_until_told_to_wait, wait_after
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +220,7 @@ def due_sessions(limit: int = 100) -> list[int]:
 def sync_sessions(session_ids: list[int] | None = None) -> dict[str, int]:
     """Worker: do the Zoom actions due on these sessions (or on every session with one
     due: beat's sweep). Commits each; Zoom is called outside any transaction. A 429 or
-    failure waits as registrants' calls do (`wait_after`); a refusal is shown to the
+    failure waits as every Zoom call does (`pacing.wait_after`); a refusal is shown to the
     organiser with a retry. Returns counts by outcome."""
     counts = {"done": 0, "retry": 0, "failed": 0}
     if zoom_settings() is None:
@@ -229,13 +229,7 @@ def sync_sessions(session_ids: list[int] | None = None) -> dict[str, int]:
     if not ids:
         return counts
     with zoom_client() as client:
-        for session_id in ids:
-            outcome = _sync_one(client, session_id)
-            if outcome:
-                counts[outcome] += 1
-            if outcome == "retry":
-                break  # Zoom asks us to wait: the rest wait for the sweep
-    return counts
+        return each_until_told_to_wait(client, ids, _sync_one, counts)
 
 
 @dataclass(frozen=True)
