@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 from flask import Flask
 
 from tests.conftest import program_data
@@ -35,46 +36,44 @@ def _sessions(app: Flask, ends_ago: list[timedelta]) -> list[int]:
         return [s.id for s in program.sessions]
 
 
-def test_the_sweep_takes_ended_unfetched_zoom_sessions_within_its_window_once(app: Flask, fake_zoom: FakeZoom) -> None:
+@pytest.fixture
+def sent(app: Flask, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, list[object]]]:
+    """The tasks handed to the broker (name, args), kept here instead."""
+    tasks: list[tuple[str, list[object]]] = []
+    monkeypatch.setattr(app.extensions["celery"], "send_task", lambda name, args=None, **kw: tasks.append((name, args)))
+    return tasks
+
+
+def test_the_sweep_takes_ended_unfetched_zoom_sessions_within_its_window_once(
+    app: Flask, fake_zoom: FakeZoom, sent: list[tuple[str, list[object]]]
+) -> None:
     app.config.update(fake_zoom.config())
     ids = _sessions(app, [timedelta(days=9), timedelta(hours=2), timedelta(minutes=40), timedelta(minutes=10)])
-    sent: list[tuple[str, list[object]]] = []
-    celery = app.extensions["celery"]
-    original = celery.send_task
-    celery.send_task = lambda name, args=None, **kw: sent.append((name, args))  # type: ignore[method-assign]
-    try:
-        with app.app_context():
-            assert attendance.sweep_attendance() == 2
-            # Promised once: the next sweep finds them leased while their tasks wait.
-            assert attendance.sweep_attendance() == 0
-    finally:
-        celery.send_task = original  # type: ignore[method-assign]
+    with app.app_context():
+        assert attendance.sweep_attendance() == 2
+        # Promised once: the next sweep finds them leased while their tasks wait.
+        assert attendance.sweep_attendance() == 0
     # Sessions in start order: ended 9 days, 2 hours, 40 and 10 minutes ago.
     assert sorted(args[0] for _, args in sent) == ids[1:3]  # type: ignore[index]
     assert {name for name, _ in sent} == {attendance.FETCH_TASK}
 
 
-def test_the_sweep_is_the_retry_of_a_failed_fetch_when_its_backoff_says(app: Flask, fake_zoom: FakeZoom) -> None:
+def test_the_sweep_is_the_retry_of_a_failed_fetch_when_its_backoff_says(
+    app: Flask, fake_zoom: FakeZoom, sent: list[tuple[str, list[object]]]
+) -> None:
     """A fetch that failed soon after the end (the ended event's: Zoom has no report
     yet) is retried by the sweep when its backoff is over, not 30 minutes after the end;
     the task itself never retries (`worker.tasks.zoom.fetch_attendance`)."""
     app.config.update(fake_zoom.config())
     ids = _sessions(app, [timedelta(minutes=5), timedelta(minutes=6)])
-    sent: list[tuple[str, list[object]]] = []
-    celery = app.extensions["celery"]
-    original = celery.send_task
-    celery.send_task = lambda name, args=None, **kw: sent.append((name, args))  # type: ignore[method-assign]
-    try:
-        with app.app_context():
-            now = utcnow()
-            program = db.session.scalars(db.select(Program)).one()
-            due, later = program.sessions
-            due.attendance_attempts, due.attendance_next_at = 1, now - timedelta(seconds=1)
-            later.attendance_attempts, later.attendance_next_at = 2, now + timedelta(minutes=2)
-            db.session.commit()
-            assert attendance.sweep_attendance() == 1
-    finally:
-        celery.send_task = original  # type: ignore[method-assign]
+    with app.app_context():
+        now = utcnow()
+        program = db.session.scalars(db.select(Program)).one()
+        due, later = program.sessions
+        due.attendance_attempts, due.attendance_next_at = 1, now - timedelta(seconds=1)
+        later.attendance_attempts, later.attendance_next_at = 2, now + timedelta(minutes=2)
+        db.session.commit()
+        assert attendance.sweep_attendance() == 1
     assert sent == [(attendance.FETCH_TASK, [ids[0]])]
 
 
