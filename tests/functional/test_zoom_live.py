@@ -132,7 +132,12 @@ def test_the_count_in_persian_and_hostile_events_change_nothing(app: Flask, runn
     _handle_all(app)
     organiser = sign_in(app, admin=True)
     assert _count(organiser, program_id)[0]["count"] == 1
+    with app.app_context():
+        session = db.session.get(Program, program_id).sessions[0]
+        session.translations = {"fa": {"title": "مبانی باتری"}}
+        db.session.commit()
     page = organiser.get(f"/organiser/programs/{program_id}/?lang=fa").get_data(as_text=True)
+    assert "مبانی باتری" in page.split('id="live-title"')[1]  # the session in the reader's language
     # The page and the poll say the same words, in the reader's digits.
     words = organiser.get(f"/organiser/programs/{program_id}/live?lang=fa").get_json()["sessions"][0]["text"]
     assert words == "اکنون ۱ نفر در جلسه است"

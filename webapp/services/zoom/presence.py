@@ -149,9 +149,12 @@ def _in_now() -> Any:
 
 @dataclass(frozen=True)
 class LiveCount:
-    session_id: int
-    title: str
+    session: ProgramSession  # its title is shown in the reader's language (session_title)
     count: int
+
+    @property
+    def session_id(self) -> int:
+        return self.session.id
 
 
 def live_counts(program: Program, now: datetime | None = None) -> list[LiveCount]:
@@ -171,7 +174,7 @@ def live_counts(program: Program, now: datetime | None = None) -> list[LiveCount
         ).all()
     )
     return [
-        LiveCount(s.id, s.title, int(counts.get(s.id, 0)))
+        LiveCount(s, int(counts.get(s.id, 0)))
         for s in candidates
         if s.zoom_ended_at is None or counts.get(s.id, 0)
     ]
