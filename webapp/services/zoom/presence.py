@@ -174,7 +174,5 @@ def live_counts(program: Program, now: datetime | None = None) -> list[LiveCount
         ).all()
     )
     return [
-        LiveCount(s, int(counts.get(s.id, 0)))
-        for s in candidates
-        if s.zoom_ended_at is None or counts.get(s.id, 0)
+        LiveCount(s, int(counts.get(s.id, 0))) for s in candidates if s.zoom_ended_at is None or counts.get(s.id, 0)
     ]
