@@ -67,5 +67,6 @@ def downgrade():
                 postgresql_using="gin",
                 postgresql_ops={column: "gin_trgm_ops"},
             )
-    with op.batch_alter_table("registrations") as batch:
-        batch.drop_column("search_text")
+    # Not batch mode: on SQLite that rebuilds the table and loses its triggers (0005's
+    # seat counter). SQLite 3.35 and later drop a column in place.
+    op.drop_column("registrations", "search_text")

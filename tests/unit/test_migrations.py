@@ -36,6 +36,26 @@ def test_sqlite_schema_from_empty_matches_models(make_sqlite_app: Callable[..., 
     assert _diff(app) == []
 
 
+def test_sqlite_down_and_up_again_keeps_the_seat_counter(make_sqlite_app: Callable[..., Flask]) -> None:
+    """Undoing the newest revision and doing it again leaves the schema as the models
+    say, and keeps 0005's triggers (a table rebuilt by a batch migration loses them)."""
+    from flask_migrate import downgrade, upgrade
+
+    app = make_sqlite_app()
+    with app.app_context():
+
+        def triggers() -> list[str]:
+            return sorted(db.session.execute(text("SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
+
+        before = triggers()
+        assert len(before) == 3
+        db.session.rollback()
+        downgrade(revision="0011")
+        upgrade()
+        assert triggers() == before
+    assert _diff(app) == []
+
+
 def test_postgresql_only_indexes_are_built_as_the_models_say(app: Flask) -> None:
     # Alembic compares an index's name and columns, not its method or operator class:
     # compare what PostgreSQL reports with what the models would create.
