@@ -12,7 +12,7 @@ from flask import Flask
 from tests.conftest import program_data
 from tests.fakes.zoom import FakeZoom
 from webapp.extensions import db
-from webapp.models import Program, utcnow
+from webapp.models import Program, ProgramSession, utcnow
 from webapp.services import attendance
 from webapp.services.audit import Actor
 from webapp.services.programs import import_program
@@ -65,16 +65,39 @@ def test_the_sweep_is_the_retry_of_a_failed_fetch_when_its_backoff_says(
     yet) is retried by the sweep when its backoff is over, not 30 minutes after the end;
     the task itself never retries (`worker.tasks.zoom.fetch_attendance`)."""
     app.config.update(fake_zoom.config())
-    ids = _sessions(app, [timedelta(minutes=5), timedelta(minutes=6)])
+    # In start order: ended 6 and 5 minutes ago; booked to end in 40 minutes but ended
+    # early (Zoom said so); booked to end in 50 minutes and still running.
+    ids = _sessions(app, [timedelta(minutes=5), timedelta(minutes=6), -timedelta(minutes=40), -timedelta(minutes=50)])
     with app.app_context():
         now = utcnow()
         program = db.session.scalars(db.select(Program)).one()
-        due, later = program.sessions
-        due.attendance_attempts, due.attendance_next_at = 1, now - timedelta(seconds=1)
+        due, later, ended_early, running = program.sessions
+        for session in (due, ended_early, running):  # each tried once, its backoff over
+            session.attendance_attempts, session.attendance_next_at = 1, now - timedelta(seconds=1)
         later.attendance_attempts, later.attendance_next_at = 2, now + timedelta(minutes=2)
+        ended_early.zoom_ended_at = now - timedelta(minutes=3)
         db.session.commit()
-        assert attendance.sweep_attendance() == 1
-    assert sent == [(attendance.FETCH_TASK, [ids[0]])]
+        assert attendance.sweep_attendance() == 2
+    assert sorted(sent) == [(attendance.FETCH_TASK, [ids[0]]), (attendance.FETCH_TASK, [ids[2]])]
+
+
+def test_a_failed_fetch_task_records_the_failure_and_leaves_the_retry_to_the_sweep(
+    app: Flask, fake_zoom: FakeZoom
+) -> None:
+    """Zoom has no report yet (404): the task returns (no Celery retry of its own, which
+    would ask Zoom a second time beside the sweep) and the session says when to try again."""
+    from worker.tasks.zoom import fetch_attendance
+
+    app.config.update(fake_zoom.config())
+    [session_id] = _sessions(app, [timedelta(minutes=2)])
+    with app.app_context():
+        # `run`: the task's body (with any retry Celery wraps around it) in this app.
+        assert fetch_attendance.run(session_id) == {"matched": 0, "unmatched": 0, "failed": 1}
+        session = db.session.get(ProgramSession, session_id)
+        assert session is not None and session.attendance_attempts == 1
+        assert session.attendance_next_at is not None and session.attendance_next_at > utcnow()
+        assert "no report yet" in (session.attendance_error or "")
+    assert len(fake_zoom.calls("GET", "/v2/report/")) == 1
 
 
 def test_without_zoom_the_sweep_does_nothing(app: Flask, make_program: Callable[..., int]) -> None:

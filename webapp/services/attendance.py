@@ -484,7 +484,11 @@ def sweep_attendance() -> int:
                     # retry path.
                     or_(
                         ProgramSession.ends_at <= now - SWEEP_AFTER_END,
-                        and_(ProgramSession.attendance_attempts > 0, ProgramSession.ends_at <= now),
+                        and_(
+                            ProgramSession.attendance_attempts > 0,
+                            # Zoom said it ended (maybe before its time), or it is past its end.
+                            or_(ProgramSession.zoom_ended_at.is_not(None), ProgramSession.ends_at <= now),
+                        ),
                     ),
                     ProgramSession.ends_at >= now - SWEEP_WINDOW,
                     or_(ProgramSession.attendance_next_at.is_(None), ProgramSession.attendance_next_at <= now),
