@@ -13,6 +13,7 @@ from sqlalchemy import ColumnElement, Select, case, func, select
 from webapp.extensions import db
 from webapp.models import REGISTRATION_STATUSES, Program, Registration
 from webapp.services.attendance import attended_condition, minutes_attended
+from webapp.services.text import single_line
 
 SORTS: dict[str, Any] = {
     "name": Registration.full_name,
@@ -73,8 +74,8 @@ def _day_start(day: date, zone: ZoneInfo) -> datetime:
 def conditions(program: Program, query: AttendeeQuery) -> list[ColumnElement[bool]]:
     """The WHERE clause for `query` (also used by exports and bulk actions)."""
     where: list[ColumnElement[bool]] = [Registration.program_id == program.id]
-    # One line, single-spaced: `search_text` puts its fields on lines of their own.
-    text = " ".join(query.q.split())
+    # One line (`search_text` puts its fields on lines of their own), as stored: NFC.
+    text = single_line(query.q)
     if text:
         # One LIKE on the lower-cased `Registration.search_text`, the text lower-cased
         # by the same database function. On PostgreSQL its trigram index (migration
