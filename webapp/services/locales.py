@@ -84,7 +84,7 @@ def capitalise(text: str, locale: str) -> str:
 def language_name(code: str, locale: str = "en") -> str:
     """A language as a reader of `locale` names it ("Persian" in English), else the code."""
     name = _locale(locale).languages.get(code)
-    return name[:1].upper() + name[1:] if name else code
+    return capitalise(name, locale) if name else code
 
 
 # Digits of the numbering systems our locales default to, where that is not ASCII.

@@ -29,7 +29,7 @@ from webapp.models import Email, Program, ProgramSession, Registration, ZoomRegi
 from webapp.services import outbox
 from webapp.services.transactions import promise_task, unit_of_work
 from webapp.services.zoom import ZoomClient, ZoomRejected, ZoomRetryable, zoom_client, zoom_settings
-from webapp.services.zoom.pacing import each_until_told_to_wait, retry_delay, wait_after
+from webapp.services.zoom.pacing import each_until_told_to_wait, wait_after
 
 log = logging.getLogger(__name__)
 
@@ -276,11 +276,9 @@ class PersonalLinks:
             except ZoomRetryable as exc:
                 row.attempts += 1
                 row.last_error = str(exc)[:2000]
-                if exc.retry_after is not None:
-                    row.next_attempt_at = now + timedelta(seconds=exc.retry_after)
+                row.next_attempt_at = now + wait_after(exc, row.attempts)
+                if exc.retry_after is not None:  # Zoom asks everyone to wait: the batch pauses
                     self.paused_until = now + min(timedelta(seconds=exc.retry_after), MAX_BATCH_PAUSE)
-                else:
-                    row.next_attempt_at = now + retry_delay(row.attempts)
                 if now >= give_up_at:
                     return self._give_up(row, row.last_error)
                 return Wait(row.next_attempt_at, row.last_error)
