@@ -79,27 +79,15 @@ def test_create_in_zoom_from_the_editor_then_the_states_the_organiser_reads(app:
 
     # Saving the editor as it is: Zoom is not called.
     calls = len(fake_zoom.calls())
-    form = {
-        "csrf_token": csrf_token(editor),
-        "title": "Grid storage basics",
-        "slug": "grid-storage",
-        "summary": "Two evenings on storage.",
-        "description": "## Topics\n- peak shaving",
-        "organiser": "BTBU-ECOSF Joint Training Center",
-        "timezone": "Asia/Karachi",
-        "registration_deadline": (starts - timedelta(days=2)).astimezone(program.zone).strftime("%Y-%m-%dT%H:%M"),
-        "capacity": "100",
-        "waitlist": "y",
-        "reminders": "24h, 1h",
-        "sessions-0-title": "Evening 1",
-        "sessions-0-starts_at": starts.astimezone(program.zone).strftime("%Y-%m-%dT%H:%M"),
-        "sessions-0-ends_at": (starts + timedelta(hours=2)).astimezone(program.zone).strftime("%Y-%m-%dT%H:%M"),
-        "sessions-0-join_url": f"https://fake.zoom.test/w/register/{zoom_id}",
-        "sessions-0-passcode": "abc",
-        "sessions-0-zoom_meeting_id": zoom_id,
-        "sessions-0-zoom_type": "webinar",
-        "save": "1",
-    }
+    form = _form(
+        csrf_token(editor),
+        starts,
+        **{
+            "sessions-0-join_url": f"https://fake.zoom.test/w/register/{zoom_id}",
+            "sessions-0-zoom_meeting_id": zoom_id,
+            "sessions-0-zoom_type": "webinar",
+        },
+    )
     assert client.post(f"/organiser/programs/{program_id}/edit", data=form).status_code == 303
     with app.app_context():
         assert zoom_objects.sync_sessions() == {"done": 0, "retry": 0, "failed": 0}
